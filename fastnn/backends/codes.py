@@ -1,0 +1,31 @@
+"""Integer codes shared by the Python layer and every backend (kernels branch on these)."""
+
+# activations
+LINEAR, SIGMOID, RELU, TANH, SOFTMAX, LEAKY_RELU, ELU, SOFTPLUS = range(8)
+LEAKY_SLOPE = 0.2  # Keras 3 leaky_relu negative_slope
+ELU_ALPHA = 1.0
+
+# losses
+MSE, MAE, HINGE, BCE, CCE, SCCE = range(6)
+
+# metrics
+ACC_BINARY, ACC_CATEGORICAL, ACC_SPARSE, METRIC_MAE, METRIC_MSE = range(5)
+
+# optimizers
+SGD, ADAM, RMSPROP, ADAGRAD = range(4)
+
+# kinds of compiled layer steps
+DENSE, ACTIVATION, DROPOUT = range(3)
+
+# columns of the int plan: one row per compiled layer step
+P_KIND, P_IN, P_OUT, P_ACT, P_W, P_B, P_OFF = range(7)
+PLAN_INT_COLS = 7
+# columns of the float plan
+F_L1, F_L2, F_RATE = range(3)
+PLAN_FLOAT_COLS = 3
+
+# initializers
+INIT_ZEROS, INIT_ONES, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_NORMAL = range(5)
+
+# indices of the running statistics array a training chunk accumulates into
+S_LOSS, S_COUNT, S_METRICS = 0, 1, 2

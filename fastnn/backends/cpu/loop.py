@@ -1,0 +1,197 @@
+"""The compiled network: forward, backward and whole runs of training steps in one call.
+
+A network is two small tables (see codes.py): `plan` (int, one row per layer step: kind,
+widths, activation, parameter offsets, buffer offset) and `fplan` (float: l1, l2, dropout
+rate). Parameters, gradients and optimizer state are flat buffers with the same layout, so
+one optimizer pass updates every weight. `ws` is the workspace allocated once per call site:
+(xb, yb, acts, masks, d0, d1) - the gathered batch, each layer's output and dropout mask
+(layer l at rows*P_OFF), and two ping-pong gradient buffers.
+"""
+
+import numpy as np
+
+from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_ACT, P_B, P_IN, P_KIND,
+                     P_OFF, P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
+from .activations import activation_backward, activation_forward
+from .dense import dense_backward, dense_forward
+from .jit import njit
+from .losses import FUSED, loss_forward_backward
+from .metrics import metrics_into
+from .optimizers import optimizer_update
+from .random import dropout_mask
+
+
+@njit
+def view(buf, start, rows, cols):
+    """A (rows, cols) C-contiguous window of a flat buffer."""
+    return buf[start:start + rows * cols].reshape((rows, cols))
+
+
+@njit
+def layer_output(plan, l, acts, cap, b):
+    """Layer step l's output for a batch of b rows (cap = rows the buffers were sized for)."""
+    return view(acts, cap * plan[l, P_OFF], b, plan[l, P_OUT])
+
+
+@njit
+def kernel_of(plan, l, params):
+    """Layer step l's kernel (inputs, units) as a view of the flat parameter buffer."""
+    return view(params, plan[l, P_W], plan[l, P_IN], plan[l, P_OUT])
+
+
+@njit
+def bias_of(plan, l, params):
+    """Layer step l's bias (a zero-length view when it has none)."""
+    start = max(plan[l, P_B], 0)
+    return params[start:start + plan[l, P_OUT] * (plan[l, P_B] >= 0)]
+
+
+@njit
+def forward(plan, fplan, params, x, acts, masks, cap, training, fused):
+    """Run every layer step on x (b rows); return the last step's output view."""
+    b = x.shape[0]
+    h = x
+    last = plan.shape[0] - 1
+    for l in range(plan.shape[0]):
+        out = layer_output(plan, l, acts, cap, b)
+        kind = plan[l, P_KIND]
+        act = LINEAR if fused and l == last else plan[l, P_ACT]
+        if kind == DENSE:
+            dense_forward(h, kernel_of(plan, l, params), bias_of(plan, l, params), plan[l, P_B] >= 0, act, out)
+        elif kind == ACTIVATION:
+            out[:] = h
+            activation_forward(act, out)
+        elif kind == DROPOUT:
+            if training and fplan[l, F_RATE] > 0:
+                mask = layer_output(plan, l, masks, cap, b)
+                dropout_mask(mask.reshape(-1), fplan[l, F_RATE])
+                for r in range(b):
+                    for j in range(out.shape[1]):
+                        out[r, j] = h[r, j] * mask[r, j]
+            else:
+                out[:] = h
+        h = out
+    return h
+
+
+@njit
+def regularize(plan, fplan, params, grads):
+    """Add every kernel regulariser's gradient to grads; return the penalty l1 sum|w| + l2 sum w^2."""
+    penalty = 0.0
+    for l in range(plan.shape[0]):
+        l1, l2 = fplan[l, F_L1], fplan[l, F_L2]
+        if plan[l, P_KIND] != DENSE or (l1 == 0 and l2 == 0):
+            continue
+        start = plan[l, P_W]
+        w = params[start:start + plan[l, P_IN] * plan[l, P_OUT]]
+        g = grads[start:start + w.size]
+        c1, c2 = w.dtype.type(l1), w.dtype.type(2 * l2)
+        for i in range(w.size):
+            penalty += l1 * abs(w[i]) + l2 * w[i] * w[i]
+            g[i] += c1 * np.sign(w[i]) + c2 * w[i]
+    return penalty
+
+
+@njit
+def penalty_of(plan, fplan, params):
+    """The regularisers' penalty alone (evaluation adds it to the loss as fit does)."""
+    penalty = 0.0
+    for l in range(plan.shape[0]):
+        if plan[l, P_KIND] == DENSE and (fplan[l, F_L1] != 0 or fplan[l, F_L2] != 0):
+            w = kernel_of(plan, l, params)
+            penalty += fplan[l, F_L1] * np.abs(w).sum() + fplan[l, F_L2] * (w * w).sum()
+    return penalty
+
+
+@njit
+def backward(plan, params, grads, x, acts, masks, d0, d1, cap, fused):
+    """Backpropagate the loss gradient held in d0 through every step, filling grads."""
+    b = x.shape[0]
+    last = plan.shape[0] - 1
+    g_buf, other = d0, d1
+    for l in range(last, -1, -1):
+        n_in, n_out = plan[l, P_IN], plan[l, P_OUT]
+        g = view(g_buf, 0, b, n_out)
+        y = layer_output(plan, l, acts, cap, b)
+        h = x if l == 0 else layer_output(plan, l - 1, acts, cap, b)
+        kind = plan[l, P_KIND]
+        act = LINEAR if fused and l == last else plan[l, P_ACT]
+        if kind == DENSE:
+            dx = view(other, 0, b, n_in)
+            dense_backward(h, kernel_of(plan, l, params), y, act, g, kernel_of(plan, l, grads),
+                           bias_of(plan, l, grads), plan[l, P_B] >= 0, dx, l > 0)
+            g_buf, other = other, g_buf
+        elif kind == ACTIVATION:
+            activation_backward(act, y, g)
+        elif kind == DROPOUT:
+            mask = layer_output(plan, l, masks, cap, b)
+            for r in range(b):
+                for j in range(n_out):
+                    g[r, j] *= mask[r, j]
+
+
+@njit
+def batch_rows(x, y, order, start, stop, gather, xb, yb):
+    """The batch of samples order[start:stop]: a view when in order, else gathered into xb, yb."""
+    if not gather:
+        return x[start:stop], y[start:stop]
+    b = stop - start
+    for i in range(b):
+        xb[i] = x[order[start + i]]
+        yb[i] = y[order[start + i]]
+    return xb[:b], yb[:b]
+
+
+@njit
+def train_batches(plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, metrics,
+                  x, y, order, gather, batch_size, first, stop, ws, stats):
+    """Train on batches first..stop-1 of the epoch's order; accumulate loss/metric sums in stats.
+
+    Returns the number of steps taken: fewer than asked when a loss became non-finite.
+    """
+    xb, yb, acts, masks, d0, d1 = ws
+    n = x.shape[0]
+    fused = mode == FUSED
+    for k in range(first, stop):
+        start = k * batch_size
+        end = min(start + batch_size, n)
+        xs, ys = batch_rows(x, y, order, start, end, gather, xb, yb)
+        b = end - start
+        out = forward(plan, fplan, params, xs, acts, masks, batch_size, True, fused)
+        value = loss_forward_backward(loss, mode, out, ys, view(d0, 0, b, out.shape[1]), True) / b
+        backward(plan, params, grads, xs, acts, masks, d0, d1, batch_size, fused)
+        value += regularize(plan, fplan, params, grads)
+        stats[S_LOSS] += value * b
+        stats[S_COUNT] += b
+        metrics_into(metrics, out, ys, stats, S_METRICS)
+        if not np.isfinite(value):
+            return k - first
+        optimizer_update(opt, params, grads, slots, hyper, step + (k - first))
+    return stop - first
+
+
+@njit
+def evaluate_batches(plan, fplan, params, loss, mode, metrics, x, y, batch_size, ws, stats):
+    """Loss and metric sums over x in batches, in inference mode (no dropout)."""
+    xb, yb, acts, masks, d0, d1 = ws
+    n = x.shape[0]
+    penalty = penalty_of(plan, fplan, params)
+    for start in range(0, n, batch_size):
+        end = min(start + batch_size, n)
+        xs, ys = x[start:end], y[start:end]
+        out = forward(plan, fplan, params, xs, acts, masks, batch_size, False, mode == FUSED)
+        b = end - start
+        value = loss_forward_backward(loss, mode, out, ys, view(d0, 0, b, out.shape[1]), False) / b + penalty
+        stats[S_LOSS] += value * b
+        stats[S_COUNT] += b
+        metrics_into(metrics, out, ys, stats, S_METRICS)
+
+
+@njit
+def predict_batches(plan, fplan, params, x, batch_size, ws, result):
+    """result[i] = the network's output for x[i], computed in batches."""
+    xb, yb, acts, masks, d0, d1 = ws
+    n = x.shape[0]
+    for start in range(0, n, batch_size):
+        end = min(start + batch_size, n)
+        result[start:end] = forward(plan, fplan, params, x[start:end], acts, masks, batch_size, False, False)

@@ -1,0 +1,184 @@
+"""Loss kernels: the per-batch loss sum and, in the same pass, dL/d(output) for mean reduction.
+
+`mode` says what the output buffer holds: PROBS (the model's activated output), LOGITS
+(from_logits=True: raw scores, left as they are) or FUSED (raw scores of a softmax/sigmoid
+layer whose activation was skipped: the kernel writes the probabilities back so metrics see them).
+Definitions follow Keras 3: mean over the batch, and over outputs for mse/mae/hinge/binary.
+"""
+
+import numpy as np
+
+from ..codes import BCE, CCE, HINGE, MAE, MSE, SCCE
+from .activations import softmax_rows
+from .jit import njit
+
+PROBS, LOGITS, FUSED = 0, 1, 2
+EPSILON = 1e-7  # Keras's clip for probabilities
+
+
+@njit
+def loss_forward_backward(loss, mode, out, y, grad, want_grad):
+    """Return sum over rows of the per-sample loss; if want_grad, grad = d(mean loss)/d(out)."""
+    if loss == MSE:
+        return _mse(out, y, grad, want_grad)
+    if loss == MAE:
+        return _mae(out, y, grad, want_grad)
+    if loss == HINGE:
+        return _hinge(out, y, grad, want_grad)
+    if loss == BCE:
+        if mode == PROBS:
+            return _bce_probs(out, y, grad, want_grad)
+        return _bce_logits(out, y, grad, want_grad, mode)
+    # CCE and SCCE share kernels: a sparse label is a one-hot row with a single index
+    sparse = loss == SCCE
+    if mode == PROBS:
+        return _cce_probs(out, y, grad, want_grad, sparse)
+    return _cce_logits(out, y, grad, want_grad, mode, sparse)
+
+
+@njit
+def _mse(p, y, grad, want_grad):
+    """mean_j (p - y)^2; gradient 2 (p - y) / (batch * units)."""
+    scale = p.dtype.type(2.0 / p.size)
+    total = 0.0
+    for r in range(p.shape[0]):
+        s = 0.0
+        for j in range(p.shape[1]):
+            d = p[r, j] - y[r, j]
+            s += d * d
+            if want_grad:
+                grad[r, j] = scale * d
+        total += s / p.shape[1]
+    return total
+
+
+@njit
+def _mae(p, y, grad, want_grad):
+    """mean_j |p - y|; gradient sign(p - y) / (batch * units)."""
+    scale = p.dtype.type(1.0 / p.size)
+    total = 0.0
+    for r in range(p.shape[0]):
+        s = 0.0
+        for j in range(p.shape[1]):
+            d = p[r, j] - y[r, j]
+            s += abs(d)
+            if want_grad:
+                grad[r, j] = scale * np.sign(d)
+        total += s / p.shape[1]
+    return total
+
+
+@njit
+def _hinge(p, y, grad, want_grad):
+    """mean_j max(1 - y p, 0) with labels already in {-1, 1}."""
+    scale = p.dtype.type(1.0 / p.size)
+    zero = p.dtype.type(0)
+    total = 0.0
+    for r in range(p.shape[0]):
+        s = 0.0
+        for j in range(p.shape[1]):
+            m = 1.0 - y[r, j] * p[r, j]
+            if m > 0:
+                s += m
+            if want_grad:
+                grad[r, j] = -scale * y[r, j] if m > 0 else zero
+        total += s / p.shape[1]
+    return total
+
+
+@njit
+def _bce_probs(p, y, grad, want_grad):
+    """-mean_j [y log p + (1 - y) log(1 - p)], p clipped to [eps, 1 - eps] as Keras does."""
+    scale = 1.0 / p.size
+    total = 0.0
+    for r in range(p.shape[0]):
+        s = 0.0
+        for j in range(p.shape[1]):
+            q = min(max(float(p[r, j]), EPSILON), 1.0 - EPSILON)
+            t = float(y[r, j])
+            s -= t * np.log(q) + (1.0 - t) * np.log(1.0 - q)
+            if want_grad:
+                clipped = q != p[r, j]
+                grad[r, j] = 0.0 if clipped else scale * (q - t) / (q * (1.0 - q))
+        total += s / p.shape[1]
+    return total
+
+
+@njit
+def _bce_logits(z, y, grad, want_grad, mode):
+    """Stable sigmoid cross-entropy: max(z, 0) - z y + log(1 + e^-|z|); gradient sigmoid(z) - y."""
+    scale = 1.0 / z.size
+    total = 0.0
+    for r in range(z.shape[0]):
+        s = 0.0
+        for j in range(z.shape[1]):
+            v = float(z[r, j])
+            t = float(y[r, j])
+            s += max(v, 0.0) - v * t + np.log1p(np.exp(-abs(v)))
+            p = 1.0 / (1.0 + np.exp(-v))
+            if want_grad:
+                grad[r, j] = scale * (p - t)
+            if mode == FUSED:
+                z[r, j] = p
+        total += s / z.shape[1]
+    return total
+
+
+@njit
+def _target(y, r, j, sparse):
+    """y[r, j] of the one-hot row r; a sparse row holds only the class index."""
+    if sparse:
+        return 1.0 if int(y[r, 0]) == j else 0.0
+    return float(y[r, j])
+
+
+@njit
+def _cce_probs(p, y, grad, want_grad, sparse):
+    """-sum_j y_j log q_j with q = p / sum(p) clipped to [eps, 1 - eps], as Keras does."""
+    scale = 1.0 / p.shape[0]
+    total = 0.0
+    for r in range(p.shape[0]):
+        s = 0.0
+        for j in range(p.shape[1]):
+            s += float(p[r, j])
+        used = 0.0  # sum of targets whose q was not clipped: d/dp_j of -log(1/s) terms
+        for j in range(p.shape[1]):
+            t = _target(y, r, j, sparse)
+            q = float(p[r, j]) / s
+            qc = min(max(q, EPSILON), 1.0 - EPSILON)
+            total -= t * np.log(qc)
+            if qc == q:
+                used += t
+        if want_grad:
+            # dL/dp_j = -y_j / p_j (unclipped j) + sum_{unclipped i} y_i / s
+            for j in range(p.shape[1]):
+                t = _target(y, r, j, sparse)
+                q = float(p[r, j]) / s
+                own = -t / float(p[r, j]) if EPSILON <= q <= 1.0 - EPSILON else 0.0
+                grad[r, j] = scale * (own + used / s)
+    return total
+
+
+@njit
+def _cce_logits(z, y, grad, want_grad, mode, sparse):
+    """Softmax cross-entropy from scores: sum_j y_j (logsumexp(z) - z_j); gradient softmax(z) sum(y) - y."""
+    scale = 1.0 / z.shape[0]
+    total = 0.0
+    for r in range(z.shape[0]):
+        m = float(z[r].max())
+        se = 0.0
+        for j in range(z.shape[1]):
+            se += np.exp(float(z[r, j]) - m)
+        lse = m + np.log(se)
+        ysum = 0.0
+        for j in range(z.shape[1]):
+            t = _target(y, r, j, sparse)
+            total += t * (lse - float(z[r, j]))
+            ysum += t
+        for j in range(z.shape[1]):
+            p = np.exp(float(z[r, j]) - lse)
+            if want_grad:
+                grad[r, j] = scale * (p * ysum - _target(y, r, j, sparse))
+            if mode == FUSED:
+                z[r, j] = p
+    return total

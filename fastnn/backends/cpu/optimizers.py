@@ -1,0 +1,93 @@
+"""Optimizer updates, Keras 3's rules exactly, each one pass over the flat parameter buffer.
+
+`slots` is (n_slots, n_params): optimizer state laid out like the parameters. `hyper` is the
+optimizer's float vector (see optimizers.py for its layout). State smaller than
+config.FLUSH_BELOW is flushed to zero so subnormals never slow the loop.
+"""
+
+import numpy as np
+
+from ... import config
+from ..codes import ADAGRAD, ADAM, RMSPROP, SGD
+from .jit import njit
+
+TINY = config.FLUSH_BELOW
+
+
+@njit
+def _flush(v):
+    """v, or 0 when it is about to become subnormal."""
+    return v if abs(v) >= TINY else v - v
+
+
+@njit
+def sgd_update(w, g, slots, hyper, step):
+    """m = momentum m - lr g; w += m (or, Nesterov, w += momentum m - lr g); plain w -= lr g."""
+    lr, momentum, nesterov = w.dtype.type(hyper[0]), w.dtype.type(hyper[1]), hyper[2] != 0
+    if momentum == 0:
+        for i in range(w.size):
+            w[i] -= lr * g[i]
+        return
+    m = slots[0]
+    for i in range(w.size):
+        mi = _flush(momentum * m[i] - lr * g[i])
+        m[i] = mi
+        w[i] += momentum * mi - lr * g[i] if nesterov else mi
+
+
+@njit
+def adam_update(w, g, slots, hyper, step):
+    """m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); w -= lr_t m / (sqrt(v) + eps)."""
+    lr, b1, b2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
+    t = step + 1.0
+    # Keras 3: alpha = lr * sqrt(1 - b2^t) / (1 - b1^t), with epsilon outside the sqrt
+    alpha = w.dtype.type(lr * np.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t))
+    c1, c2, e = w.dtype.type(1.0 - b1), w.dtype.type(1.0 - b2), w.dtype.type(eps)
+    m, v = slots[0], slots[1]
+    for i in range(w.size):
+        gi = g[i]
+        mi = _flush(m[i] + (gi - m[i]) * c1)
+        vi = _flush(v[i] + (gi * gi - v[i]) * c2)
+        m[i] = mi
+        v[i] = vi
+        w[i] -= alpha * mi / (np.sqrt(vi) + e)
+
+
+@njit
+def rmsprop_update(w, g, slots, hyper, step):
+    """v = rho v + (1 - rho) g^2; inc = lr g / sqrt(v + eps); w -= inc (or via momentum)."""
+    lr, rho = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])
+    momentum, eps = w.dtype.type(hyper[2]), w.dtype.type(hyper[3])
+    one = w.dtype.type(1)
+    v, m = slots[0], slots[1]
+    for i in range(w.size):
+        vi = _flush(rho * v[i] + (one - rho) * g[i] * g[i])
+        v[i] = vi
+        inc = lr * g[i] / np.sqrt(vi + eps)
+        if momentum > 0:
+            inc = _flush(momentum * m[i] + inc)
+            m[i] = inc
+        w[i] -= inc
+
+
+@njit
+def adagrad_update(w, g, slots, hyper, step):
+    """acc += g^2; w -= lr g / sqrt(acc + eps)."""
+    lr, eps = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])
+    acc = slots[0]
+    for i in range(w.size):
+        acc[i] += g[i] * g[i]
+        w[i] -= lr * g[i] / np.sqrt(acc[i] + eps)
+
+
+@njit
+def optimizer_update(opt, w, g, slots, hyper, step):
+    """Apply one update of optimizer `opt` to every parameter."""
+    if opt == SGD:
+        sgd_update(w, g, slots, hyper, step)
+    elif opt == ADAM:
+        adam_update(w, g, slots, hyper, step)
+    elif opt == RMSPROP:
+        rmsprop_update(w, g, slots, hyper, step)
+    elif opt == ADAGRAD:
+        adagrad_update(w, g, slots, hyper, step)

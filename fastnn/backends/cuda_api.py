@@ -1,0 +1,31 @@
+"""The one module that imports Numba's CUDA target; switching to its successor is a change here.
+
+Imported lazily: CPU-only users never pay for it, and a missing `numba-cuda` package
+(the `cuda` extra) becomes a clear error only when CUDA is asked for.
+"""
+
+import os
+
+
+def load():
+    """numba.cuda, or a clear error saying how to get it."""
+    try:
+        from numba import cuda
+    except ImportError as exc:  # numba-cuda not installed
+        raise RuntimeError("device='cuda' needs the numba-cuda package: pip install 'fastnn[cuda]'") from exc
+    return cuda
+
+
+def simulated():
+    """True when Numba's CUDA simulator stands in for a GPU (NUMBA_ENABLE_CUDASIM=1)."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+def real_gpu():
+    """True when a real CUDA GPU can run kernels; the simulator does not count for device='auto'."""
+    if simulated():
+        return False
+    try:
+        return bool(load().is_available())
+    except Exception:  # no driver, no package: no GPU
+        return False

@@ -1,0 +1,433 @@
+"""Sequential: the network as a list of layers, and compile / fit / evaluate / predict around it.
+
+This module holds no arithmetic: it checks arguments, converts data once at the boundary,
+lays the network out as tables (`Network`) and hands them to the backend.
+"""
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import backends, config
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optimizers as optimizers_mod
+from ._checks import check_float, check_int
+from ._params import ParamStore
+from .backends import codes
+from .backends.cpu.losses import FUSED, LOGITS, PROBS
+from .callbacks import Callback, CallbackList, History, ProgbarLogger
+from .data import as_samples, split_tail
+from .layers import InputLayer, Layer, _unique_name
+
+
+@dataclass
+class Network:
+    """What the compiled loop runs: the plan tables, parameter buffers, loss and metric codes."""
+
+    plan: np.ndarray
+    fplan: np.ndarray
+    params: object
+    grads: object
+    loss: int
+    mode: int
+    metrics: np.ndarray
+
+
+def _plan_tables(layers):
+    """(plan, fplan): one row per compiled step, with parameter and buffer offsets filled in."""
+    rows, frows = [], []
+    width_done = 0
+    for layer in layers:
+        for kind, act, l1, l2, rate in layer.plan_rows():
+            n_in = layer.input_shape[0]
+            n_out = layer.output_shape[0]
+            w_off = layer._slots["kernel"][0] if kind == codes.DENSE else -1
+            b_off = layer._slots["bias"][0] if kind == codes.DENSE and "bias" in layer._slots else -1
+            rows.append((kind, n_in, n_out, act, w_off, b_off, width_done))
+            frows.append((l1, l2, rate))
+            width_done += n_out
+    plan = np.array(rows, dtype=np.int64).reshape(-1, codes.PLAN_INT_COLS)
+    return plan, np.array(frows, dtype=np.float64).reshape(-1, codes.PLAN_FLOAT_COLS)
+
+
+def _loss_mode(plan, loss):
+    """FUSED when the last activation and the loss fold into one stable kernel, else LOGITS/PROBS."""
+    if loss.from_logits:
+        return LOGITS
+    last = plan[-1, codes.P_ACT]
+    if (last == codes.SOFTMAX and loss.code in (codes.CCE, codes.SCCE)) or \
+            (last == codes.SIGMOID and loss.code == codes.BCE):
+        return FUSED
+    return PROBS
+
+
+class Sequential:
+    """A linear stack of layers, trained with compiled kernels on the CPU or a CUDA GPU."""
+
+    def __init__(self, layers=None, name=None, dtype=None):
+        self.name = name if name is not None else _unique_name(Sequential)
+        self.dtype = config.floatx() if dtype is None else config.canonical_dtype(dtype)
+        self._layers = []
+        self._input_shape = None
+        self._store = None
+        self._backend = backends.get("cpu")
+        self.built = False
+        self.compiled = False
+        self.optimizer = self.loss = None
+        self.metrics_names = []
+        self.stop_training = False
+        self.history = None
+        if layers is not None:
+            if isinstance(layers, Layer) or not isinstance(layers, (list, tuple)):
+                raise TypeError(f"Expected layers to be a list of layers. Received: layers={layers!r}")
+            for layer in layers:
+                self._append(layer)
+            if self._input_shape is not None:
+                self.build()
+
+    # --- structure ----------------------------------------------------------------
+    def add(self, layer):
+        """Append a layer; the model builds as soon as its input shape is known, as in Keras."""
+        kept = self.get_weights() if self.built else None
+        self._append(layer)
+        if self.built:
+            self._build(self._input_shape, keep=kept)
+        elif self._input_shape is not None:
+            self.build()
+
+    def _append(self, layer):
+        """Add a layer to the list after checking it (an Input or input_shape= fixes the input shape)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Expected a fastnn layer. Received: {layer!r} of type {type(layer).__name__}")
+        if isinstance(layer, InputLayer) and self._layers:
+            raise ValueError("An Input layer can only be the first layer of a Sequential model.")
+        if any(layer is other for other in self._layers):
+            raise ValueError(f"Layer {layer.name!r} is already in this model.")
+        if not self._layers and layer._declared_input is not None:
+            self._input_shape = layer._declared_input
+        self._layers.append(layer)
+
+    @property
+    def layers(self):
+        """The layers the user added, without the Input."""
+        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
+    def build(self, input_shape=None):
+        """Create every layer's weights for per-sample input_shape (Keras also accepts (None, ...))."""
+        if input_shape is not None:
+            input_shape = tuple(input_shape)
+            if input_shape and input_shape[0] is None:
+                input_shape = input_shape[1:]
+        shape = input_shape or self._input_shape
+        if shape is None:
+            raise ValueError(f"Model {self.name!r} cannot be built: its input shape is unknown. Pass "
+                             f"input_shape= to the first layer, start with layers.Input(shape=...), "
+                             f"call build(input_shape) or fit it on data.")
+        self._build(shape)
+
+    def _build(self, shape, keep=None):
+        if not self.layers:
+            raise ValueError(f"Model {self.name!r} has no layers to build.")
+        first_shape = shape
+        for layer in self.layers:
+            shape = layer.build_shapes(shape)
+        store = ParamStore.for_layers(self.layers, self.dtype, self._backend)
+        self._input_shape = tuple(first_shape)
+        self._store = store
+        self.plan, self.fplan = _plan_tables(self.layers)
+        if len(self.plan) == 0:
+            raise ValueError(f"Model {self.name!r} has no layer that computes (Dense, Activation or Dropout).")
+        self._grads = self._backend.from_host(np.zeros(store.size, self.dtype))
+        self.built = True
+        if keep is not None:  # a layer was added to a built model: earlier layers keep their weights
+            self.set_weights(keep + self.layers[-1].get_weights())
+        if self.optimizer is not None:
+            self.optimizer.slots = None
+
+    @property
+    def input_shape(self):
+        return None if self._input_shape is None else (None,) + tuple(self._input_shape)
+
+    @property
+    def output_shape(self):
+        return (None,) + tuple(self.layers[-1].output_shape) if self.built else None
+
+    def count_params(self):
+        self._require_built("count_params")
+        return self._store.size
+
+    # --- weights ------------------------------------------------------------------------
+    def get_weights(self):
+        """Every layer's weights in order (Keras's layout: kernel (inputs, units), then bias)."""
+        self._require_built("get_weights")
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Set every weight from a list shaped like get_weights(); nothing changes if any is wrong."""
+        self._require_built("set_weights")
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"Expected weights to be a list of arrays. Received: {type(weights).__name__}")
+        expected = sum(len(layer.param_specs()) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"Model {self.name!r} expects {expected} weight arrays. Received: {len(weights)}")
+        items, at = [], 0
+        for layer in self.layers:
+            k = len(layer.param_specs())
+            items += layer._checked_weights(list(weights[at:at + k]))
+            at += k
+        self._store.write_all(items)
+
+    # --- compile ------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, device="auto"):
+        """Choose the optimizer, loss, metrics and device (auto: CUDA when a GPU is present)."""
+        optimizer = optimizers_mod.get(optimizer)
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
+        loss = losses_mod.get(loss)
+        names = metrics_mod.check_names(metrics)
+        backend = backends.get(device)
+        if self.built:
+            self._check_loss_fits(loss, names)
+        self.optimizer, self.loss, self.metrics_names = optimizer, loss, names
+        self.optimizer.slots = None
+        self._move_to(backend)
+        self.compiled = True
+
+    def _check_loss_fits(self, loss, names):
+        units = self.layers[-1].output_shape[0]
+        if loss.code == codes.SCCE and units < 2:
+            raise ValueError(f"{loss.name} needs at least 2 outputs (one per class). Received: the last "
+                             f"layer {self.layers[-1].name!r} has {units}.")
+        for name in names:
+            metrics_mod.resolve(name, loss, units)
+
+    def to(self, device):
+        """Move the model (weights and optimizer state) to "cpu" or "cuda"; returns the model."""
+        self._move_to(backends.get(device))
+        return self
+
+    @property
+    def device(self):
+        return self._backend.name
+
+    def _move_to(self, backend):
+        if self.built:
+            self._store.move_to(backend)
+            self._grads = backend.from_host(np.zeros(self._store.size, self.dtype))
+        opt = self.optimizer
+        if opt is not None and opt.slots is not None:
+            opt.slots = backend.from_host(np.ascontiguousarray(self._backend.to_host(opt.slots)))
+        self._backend = backend
+
+    # --- running --------------------------------------------------------------------
+    def _network(self):
+        units = self.layers[-1].output_shape[0]
+        codes_ = [metrics_mod.resolve(name, self.loss, units) for name in self.metrics_names]
+        return Network(self.plan, self.fplan, self._store.flat, self._grads, self.loss.code,
+                       _loss_mode(self.plan, self.loss), np.array(codes_, dtype=np.int64))
+
+    def _inputs(self, x, argname="x"):
+        """x checked against (and, on first use, fixing) the input shape, as model-dtype rows."""
+        if not self.built:
+            arr = np.asarray(x) if x is not None else None
+            if arr is not None and arr.ndim >= 2 and self._input_shape is None:
+                self._input_shape = tuple(arr.shape[1:])
+            self.build()
+        return as_samples(x, self._input_shape, self.dtype, argname)
+
+    def _targets(self, y, n, argname="y"):
+        units = self.layers[-1].output_shape[0]
+        y = self.loss.targets(y, units, self.dtype, argname)
+        if len(y) != n:
+            raise ValueError(f"x and {argname} must hold the same number of samples. Received: {n} and {len(y)}")
+        return y
+
+    def _logs(self, stats, prefix=""):
+        count = max(stats[codes.S_COUNT], 1)
+        logs = {prefix + "loss": float(stats[codes.S_LOSS] / count)}
+        for k, name in enumerate(self.metrics_names):
+            logs[prefix + name] = float(stats[codes.S_METRICS + k] / count)
+        return logs
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(f"Model {self.name!r} has not been built yet, so {what}() cannot run. Give the "
+                             f"first layer input_shape=, start with layers.Input, call build() or fit it first.")
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise ValueError(f"You must call compile() before {what}(). Model {self.name!r} is not compiled.")
+
+    def _ensure_optimizer_state(self):
+        opt = self.optimizer
+        if opt.slots is None:
+            opt.build(self._store.size, self.dtype, self._backend)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+        """Train for `epochs` epochs; returns a History whose .history maps names to per-epoch lists."""
+        self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+        epochs = check_int("epochs", epochs, minimum=0)
+        initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
+        verbose = _check_verbose(verbose)
+        validation_split = check_float("validation_split", validation_split, 0.0, 1.0, high_open=True)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"Expected shuffle to be True or False. Received: shuffle={shuffle!r}")
+        callbacks = _check_callbacks(callbacks)
+        x = self._inputs(x)
+        self._check_loss_fits(self.loss, self.metrics_names)
+        y = self._targets(y, len(x))
+        val = None
+        if validation_data is not None:
+            val = self._validation_pair(validation_data)
+        elif validation_split > 0:
+            (x, y), val = split_tail(x, y, validation_split)
+        return self._fit_checked(x, y, val, batch_size, epochs, verbose, callbacks, bool(shuffle), initial_epoch)
+
+    def _validation_pair(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise ValueError("Expected validation_data to be a tuple (x_val, y_val). "
+                             f"Received: {type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}")
+        xv = self._inputs(data[0], "validation_data[0]")
+        return xv, self._targets(data[1], len(xv), "validation_data[1]")
+
+    def _fit_checked(self, x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch):
+        self._ensure_optimizer_state()
+        net = self._network()
+        cap = min(batch_size, len(x))
+        ws = self._backend.workspace(self.plan, cap, x.shape[1], y.shape[1], self.dtype)
+        data = self._backend.put_data(x, y)
+        steps = math.ceil(len(x) / cap)
+        history = History()
+        progbar = ProgbarLogger(verbose) if verbose else None
+        cbs = CallbackList([history] + ([progbar] if progbar else []) + callbacks, self,
+                           {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            logs = self._train_epoch(net, data, len(x), shuffle, cap, steps, ws, cbs, progbar, verbose)
+            if val is not None and not self.stop_training:
+                logs.update(self._evaluate_arrays(val[0], val[1], cap, prefix="val_"))
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        self.history = history
+        return history
+
+    def _train_epoch(self, net, data, n, shuffle, batch_size, steps, ws, cbs, progbar, verbose):
+        """One epoch as few compiled calls as the progress bar and callbacks allow."""
+        backend, opt = self._backend, self.optimizer
+        order = backend.epoch_order(n, shuffle)
+        stats = np.zeros(codes.S_METRICS + len(self.metrics_names))
+        per_batch = cbs.wants_batches()
+        chunk = 1 if (per_batch or verbose == 1) else steps
+        done = 0
+        while done < steps and not self.stop_training:
+            stop = min(steps, done + chunk)
+            if per_batch:
+                cbs.on_train_batch_begin(done)
+            t0 = time.perf_counter()
+            taken = backend.train_batches(net, opt, data, order, shuffle, batch_size, done, stop, ws, stats)
+            elapsed = time.perf_counter() - t0
+            opt.iterations += taken
+            finite = taken == stop - done
+            done += taken if finite else taken + 1
+            logs = self._logs(stats)
+            cbs.on_train_batch_end(done - 1, logs)
+            if progbar:
+                progbar.progress(done, logs)
+            if not finite:
+                if not self.stop_training:
+                    warnings.warn(f"Training stopped at epoch batch {done - 1}: the loss became {logs['loss']}. "
+                                  "The weights hold the last finite step; lower the learning rate or check "
+                                  "the data.", RuntimeWarning, stacklevel=3)
+                self.stop_training = True
+            elif not per_batch and chunk < steps:
+                chunk = max(1, int(config.PROGRESS_INTERVAL * taken / max(elapsed, 1e-9)))
+        return self._logs(stats)
+
+    def _evaluate_arrays(self, x, y, batch_size, prefix=""):
+        cap = min(batch_size, len(x))
+        ws = self._backend.workspace(self.plan, cap, x.shape[1], y.shape[1], self.dtype)
+        stats = self._backend.evaluate(self._network(), x, y, cap, ws, len(self.metrics_names))
+        return self._logs(stats, prefix)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+        """Loss (and metrics) over (x, y): the loss alone without metrics, else [loss, *metrics]."""
+        self._require_compiled("evaluate")
+        batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+        verbose = _check_verbose(verbose)
+        x = self._inputs(x)
+        self._check_loss_fits(self.loss, self.metrics_names)
+        y = self._targets(y, len(x))
+        t0 = time.perf_counter()
+        logs = self._evaluate_arrays(x, y, batch_size)
+        if verbose:
+            steps = math.ceil(len(x) / batch_size)
+            print(f"{steps}/{steps} - {time.perf_counter() - t0:.1f}s" + "".join(f" - {k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """The last layer's output for every sample of x, as an (n, units) array of the model's dtype."""
+        batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
+        _check_verbose(verbose)
+        x = self._inputs(x)
+        cap = min(batch_size, len(x))
+        ws = self._backend.workspace(self.plan, cap, x.shape[1], 1, self.dtype)
+        net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros(0, np.int64))
+        return self._backend.predict(net, x, cap, ws, self.layers[-1].output_shape[0])
+
+    # --- description -----------------------------------------------------------------
+    def summary(self, print_fn=None):
+        """Print a Keras-like table: each layer, its output shape and parameter count."""
+        self._require_built("summary")
+        print_fn = print_fn or print
+        rule = "_" * 65
+        print_fn(f'Model: "{self.name}"')
+        print_fn(rule)
+        print_fn(f" {'Layer (type)':<28}{'Output Shape':<26}{'Param #':>9}")
+        print_fn("=" * 65)
+        for layer in self.layers:
+            shape = str((None,) + tuple(layer.output_shape))
+            print_fn(f" {layer.name + ' (' + layer.describe() + ')':<28}{shape:<26}{layer.count_params():>9,}")
+        print_fn("=" * 65)
+        total = self.count_params()
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {total:,}")
+        print_fn("Non-trainable params: 0")
+        print_fn(rule)
+
+    def get_config(self):
+        """Architecture as plain data (layer class names and configs)."""
+        layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers]
+        return {"name": self.name, "dtype": self.dtype,
+                "input_shape": None if self._input_shape is None else list(self._input_shape), "layers": layers}
+
+
+def _check_verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, np.bool_)) or verbose not in (0, 1, 2):
+        raise ValueError(f"Expected verbose to be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+    return int(verbose)
+
+
+def _check_callbacks(callbacks):
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
+        raise TypeError(f"Expected callbacks to be a list of fastnn.callbacks.Callback. Received: {callbacks!r}")
+    return list(callbacks)
