@@ -4,7 +4,14 @@ from . import activations, callbacks, config, datasets, initializers, layers, lo
 from . import regularizers, utils
 from .model import Sequential
 
+
+def load_model(path):
+    """A model saved by Sequential.save, ready to predict or to continue training."""
+    from .saving import load_model as _load
+    return _load(path)
+
+
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "activations", "callbacks", "config", "datasets", "initializers", "layers",
+__all__ = ["Sequential", "load_model", "activations", "callbacks", "config", "datasets", "initializers", "layers",
            "losses", "metrics", "optimizers", "regularizers", "utils", "__version__"]

@@ -408,6 +408,21 @@ class Sequential:
         print_fn("Non-trainable params: 0")
         print_fn(rule)
 
+    def save(self, path):
+        """Write architecture, compile config, weights and optimizer state to one .npz file, atomically."""
+        from .saving import save_model
+        save_model(self, path)
+
+    def save_weights(self, path):
+        """Write the weights alone to one .npz file, atomically."""
+        from .saving import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        """Read weights written by save_weights (or save) into this built model."""
+        from .saving import load_weights
+        load_weights(self, path)
+
     def get_config(self):
         """Architecture as plain data (layer class names and configs)."""
         layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers]
