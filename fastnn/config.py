@@ -5,7 +5,8 @@ import numpy as np
 _FLOATX = "float32"
 _ALLOWED = ("float32", "float64")
 
-# Optimizer state smaller than this is flushed to zero: subnormal floats (Adam's moments
+# Optimizer state smaller than this is flushed to zero (a compile-time constant of the kernels:
+# changing it needs a fresh Numba cache): subnormal floats (Adam's moments
 # decaying on MNIST's always-dark pixels) make every update 1.5-2x slower.
 FLUSH_BELOW = 1e-30
 

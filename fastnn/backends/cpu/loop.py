@@ -104,7 +104,7 @@ def penalty_of(plan, fplan, params):
 
 
 @njit
-def backward(plan, params, grads, x, acts, masks, d0, d1, cap, fused):
+def backward(plan, fplan, params, grads, x, acts, masks, d0, d1, cap, fused):
     """Backpropagate the loss gradient held in d0 through every step, filling grads."""
     b = x.shape[0]
     last = plan.shape[0] - 1
@@ -123,7 +123,7 @@ def backward(plan, params, grads, x, acts, masks, d0, d1, cap, fused):
             g_buf, other = other, g_buf
         elif kind == ACTIVATION:
             activation_backward(act, y, g)
-        elif kind == DROPOUT:
+        elif kind == DROPOUT and fplan[l, F_RATE] > 0:
             mask = layer_output(plan, l, masks, cap, b)
             for r in range(b):
                 for j in range(n_out):
@@ -159,7 +159,7 @@ def train_batches(plan, fplan, params, grads, slots, opt, hyper, step, loss, mod
         b = end - start
         out = forward(plan, fplan, params, xs, acts, masks, batch_size, True, fused)
         value = loss_forward_backward(loss, mode, out, ys, view(d0, 0, b, out.shape[1]), True) / b
-        backward(plan, params, grads, xs, acts, masks, d0, d1, batch_size, fused)
+        backward(plan, fplan, params, grads, xs, acts, masks, d0, d1, batch_size, fused)
         value += regularize(plan, fplan, params, grads)
         stats[S_LOSS] += value * b
         stats[S_COUNT] += b

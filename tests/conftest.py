@@ -1,0 +1,25 @@
+"""Shared fixtures: where the MNIST files are, and a fresh seed for every test."""
+
+import os
+import pathlib
+
+import pytest
+
+import fastnn as fnn
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+os.environ.setdefault("FASTNN_DATA_DIR", str(REPO.parent / "shared" / "datasets"))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Every test starts from the same random state, so failures reproduce."""
+    fnn.utils.set_random_seed(1234)
+    yield
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """MNIST scaled to [0, 1] (read once per test session)."""
+    (x_train, y_train), (x_test, y_test) = fnn.datasets.mnist.load_data()
+    return (x_train / 255.0, y_train), (x_test / 255.0, y_test)

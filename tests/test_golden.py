@@ -1,0 +1,92 @@
+"""The tutorials' numbers (DESIGN.md section 4), reproduced through the public API."""
+
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn import layers
+
+
+def neuron(bias):
+    model = fnn.Sequential([layers.Dense(1, activation="sigmoid", input_shape=(2,))])
+    model.set_weights([np.array([[0.0], [1.0]]), np.array([bias])])
+    return model
+
+
+@pytest.mark.parametrize("bias, expected", [(4.0, 0.9990889), (0.0, 0.9525741)])
+def test_one_neuron(bias, expected):
+    out = neuron(bias).predict(np.array([[2.0, 3.0]]))
+    assert out[0, 0] == pytest.approx(expected, abs=1e-6)
+
+
+def network_221(weight, dtype="float32"):
+    model = fnn.Sequential([layers.Dense(2, activation="sigmoid", input_shape=(2,)),
+                            layers.Dense(1, activation="sigmoid")], dtype=dtype)
+    model.set_weights([np.full((2, 2), weight), np.zeros(2), np.full((2, 1), weight), np.zeros(1)])
+    return model
+
+
+def test_feedforward_221():
+    model = network_221(0.0)
+    model.set_weights([np.array([[0.0, 0.0], [1.0, 1.0]]), np.zeros(2), np.array([[0.0], [1.0]]), np.zeros(1)])
+    assert model.predict(np.array([[2.0, 3.0]]))[0, 0] == pytest.approx(0.7216, abs=1e-4)
+
+
+def test_mse_value():
+    assert fnn.losses.MeanSquaredError()([1, 0, 0, 1], [0, 0, 0, 0]) == pytest.approx(0.5)
+    model = fnn.Sequential([layers.Dense(1, use_bias=False, input_shape=(1,))])
+    model.set_weights([np.zeros((1, 1))])
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.evaluate(np.ones((4, 1)), np.array([1, 0, 0, 1]), verbose=0) == pytest.approx(0.5)
+
+
+def test_backprop_221_gradient():
+    """y_pred = 0.524 and dL/dw1 = 0.02147 for x = [-2, -1], y = 1 (w1: first input -> first hidden)."""
+    model = network_221(1.0, dtype="float64")
+    x, y = np.array([[-2.0, -1.0]]), np.array([1.0])
+    assert model.predict(x)[0, 0] == pytest.approx(0.524, abs=5e-4)
+    # Keras's MSE is (y - p)^2 and the tutorial's dL/dw1 = -2 (1 - p) dp/dw1: one SGD step with
+    # learning rate 1 moves w1 by exactly minus that gradient.
+    model.compile(optimizer=fnn.optimizers.SGD(learning_rate=1.0), loss="mse")
+    before = model.get_weights()[0][0, 0]
+    model.fit(x, y, batch_size=1, epochs=1, shuffle=False, verbose=0)
+    assert before - model.get_weights()[0][0, 0] == pytest.approx(0.02147, abs=1e-5)
+
+
+def test_gender_network_trains_like_the_tutorial():
+    data = np.array([[-2, -1], [25, 6], [17, 4], [-15, -6]], dtype=float)
+    labels = np.array([1, 0, 0, 1])
+    model = fnn.Sequential([layers.Dense(2, activation="sigmoid", input_shape=(2,)),
+                            layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=fnn.optimizers.SGD(learning_rate=0.1), loss="mse")
+    model.fit(data, labels, batch_size=1, epochs=1000, verbose=0)
+    emily, frank = model.predict(np.array([[-7.0, -3.0], [20.0, 2.0]]))[:, 0]
+    assert emily > 0.9 and frank < 0.1
+
+
+def test_house_prices_fixed_weight():
+    x = np.array([[2104.0], [1600.0], [2400.0]])
+    y = np.array([399.9, 329.9, 369.0])
+    model = fnn.Sequential([layers.Dense(1, use_bias=False, input_shape=(1,))], dtype="float64")
+    model.set_weights([np.array([[0.180]])])
+    model.compile(optimizer="sgd", loss="mse")
+    np.testing.assert_allclose(model.predict(x)[:, 0], [378.72, 288.0, 432.0])
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(2058, rel=1e-3)
+
+
+def test_house_prices_gradient_descent_with_bias():
+    x = np.array([[2104.0], [1600.0], [2400.0]])
+    y = np.array([399.9, 329.9, 369.0])
+    xn = (x - x.mean()) / x.std()
+    model = fnn.Sequential([layers.Dense(1, input_shape=(1,), kernel_initializer="zeros")], dtype="float64")
+    model.compile(optimizer=fnn.optimizers.SGD(learning_rate=0.1), loss="mse")
+    model.fit(xn, y, batch_size=3, epochs=200, verbose=0)
+    assert model.evaluate(xn, y, verbose=0) < 799
+
+
+@pytest.mark.parametrize("logits, expected", [([2, 4], [0.12, 0.88]), ([1, 2, 4], [0.04, 0.11, 0.84]),
+                                              ([5, 10], [0.007, 0.993])])
+def test_softmax(logits, expected):
+    k = len(logits)
+    model = fnn.Sequential([layers.Activation("softmax", input_shape=(k,))])
+    np.testing.assert_allclose(model.predict(np.array([logits], dtype=float))[0], expected, atol=6e-3)
