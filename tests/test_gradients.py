@@ -129,3 +129,54 @@ def test_activation_and_dropout_layers_in_the_middle():
                             layers.Dense(K), layers.Activation("softmax")], dtype="float64")
     model.compile(optimizer=fnn.optimizers.SGD(learning_rate=1.0), loss="sparse_categorical_crossentropy")
     check(model, rng.normal(size=(N, D)), targets("sparse_categorical_crossentropy", rng))
+
+
+def sparse_inputs(rng, n=N, d=D, zeros=0.7):
+    x = rng.normal(size=(n, d))
+    x[rng.random((n, d)) < zeros] = 0.0
+    return x
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_mostly_zero_inputs_take_the_in_place_path(shuffle):
+    """Inputs that are mostly zeros go through the CSR first-layer kernels: same gradients."""
+    from fastnn.backends.cpu import sparse_enough
+    rng = np.random.default_rng(19)
+    x = sparse_inputs(rng, d=8)
+    assert sparse_enough(x)
+    model = fnn.Sequential([layers.Dense(H, activation="relu", input_shape=(8,)),
+                            layers.Dense(K, activation="softmax")], dtype="float64")
+    model.compile(optimizer=fnn.optimizers.SGD(learning_rate=1.0), loss="sparse_categorical_crossentropy")
+    y = targets("sparse_categorical_crossentropy", rng)
+    if not shuffle:
+        check(model, x, y)
+        return
+    # a full-batch step sees the same samples in any order: the gradient must not change
+    before = model.get_weights()
+    model.fit(x, y, batch_size=N, shuffle=True, verbose=0)
+    shuffled = model.get_weights()
+    model.set_weights(before)
+    model.fit(x, y, batch_size=N, shuffle=False, verbose=0)
+    for a, b in zip(shuffled, model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_in_place_and_blas_paths_agree(monkeypatch):
+    """The same training run on mostly-zero inputs, with the CSR path on and forced off."""
+    rng = np.random.default_rng(23)
+    x, y = sparse_inputs(rng, n=50, d=12), rng.integers(0, K, 50)
+    runs = []
+    for zeros in (0.5, 1.1):  # 1.1: no input is ever sparse enough
+        monkeypatch.setattr(fnn.config, "SPARSE_INPUT_ZEROS", zeros)
+        fnn.utils.set_random_seed(3)
+        model = fnn.Sequential([layers.Dense(H, activation="tanh", input_shape=(12,)), layers.Dropout(0.3),
+                                layers.Dense(K, activation="softmax")], dtype="float64")
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+        runs.append((model.get_weights(), history.history, model.predict(x), model.evaluate(x, y, verbose=0)))
+    (w1, h1, p1, e1), (w2, h2, p2, e2) = runs
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    np.testing.assert_allclose(p1, p2, rtol=1e-10)
+    np.testing.assert_allclose(e1, e2, rtol=1e-10)
+    assert h1["accuracy"] == h2["accuracy"]

@@ -3,8 +3,16 @@
 import numpy as np
 
 from ..codes import P_OFF, P_OUT, S_METRICS
+from ... import config
 from . import loop, random
+from .dense import nonzero_index
 from .losses import loss_forward_backward
+
+
+def sparse_enough(x):
+    """True when at least config.SPARSE_INPUT_ZEROS of x's entries (sampled rows) are zero."""
+    sample = x[:: max(1, len(x) // 1000)]
+    return sample.size > 0 and np.count_nonzero(sample) <= (1 - config.SPARSE_INPUT_ZEROS) * sample.size
 
 
 class CpuBackend:
@@ -26,8 +34,12 @@ class CpuBackend:
         return array
 
     def put_data(self, x, y):
-        """The training arrays where the kernels read them (already host arrays here)."""
-        return x, y
+        """(x, y, indptr, indices): mostly-zero x also gets a CSR index so the first layer skips zeros."""
+        if sparse_enough(x):
+            indptr, indices = nonzero_index(x)
+        else:
+            indptr, indices = np.zeros(0, np.int64), np.zeros(0, np.int32)
+        return x, y, indptr, indices
 
     def workspace(self, plan, cap, n_features, n_targets, dtype):
         """Buffers for batches of at most cap rows: allocated once per fit/evaluate/predict."""
@@ -41,22 +53,21 @@ class CpuBackend:
     def epoch_order(self, n, shuffle):
         return random.shuffled_order(n, shuffle)
 
-    def train_batches(self, net, opt, data, order, gather, batch_size, first, stop, ws, stats):
+    def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats):
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
-        x, y = data
         return loop.train_batches(net.plan, net.fplan, net.params, net.grads, opt.slots, opt.code,
                                   opt.hyper, float(opt.iterations), net.loss, net.mode, net.metrics,
-                                  x, y, order, gather, batch_size, first, stop, ws, stats)
+                                  data, order, shuffled, batch_size, first, stop, ws, stats)
 
     def evaluate(self, net, x, y, batch_size, ws, n_metrics):
         stats = np.zeros(S_METRICS + n_metrics)
         loop.evaluate_batches(net.plan, net.fplan, net.params, net.loss, net.mode, net.metrics,
-                              x, y, batch_size, ws, stats)
+                              self.put_data(x, y), batch_size, ws, stats)
         return stats
 
     def predict(self, net, x, batch_size, ws, n_out):
         result = np.empty((x.shape[0], n_out), x.dtype)
-        loop.predict_batches(net.plan, net.fplan, net.params, x, batch_size, ws, result)
+        loop.predict_batches(net.plan, net.fplan, net.params, self.put_data(x, x[:, :0]), batch_size, ws, result)
         return result
 
     def loss_value(self, loss, mode, y_pred, y_true):

@@ -35,3 +35,80 @@ def dense_backward(x, w, y, act, g, dw, db, has_bias, dx, want_dx):
                 db[j] += g[r, j]
     if want_dx:
         np.dot(g, w.T, dx)
+
+
+
+@njit
+def nonzero_index(x):
+    """CSR column indices of x's nonzero entries: (indptr (n+1,), indices int16/int32)."""
+    n, d = x.shape
+    zero = x.dtype.type(0)
+    indptr = np.zeros(n + 1, np.int64)
+    for r in range(n):
+        k = 0
+        for p in range(d):
+            k += x[r, p] != zero
+        indptr[r + 1] = indptr[r] + k
+    indices = np.empty(indptr[n], np.int32)
+    for r in range(n):
+        k = indptr[r]
+        for p in range(d):
+            if x[r, p] != zero:
+                indices[k] = p
+                k += 1
+    return indptr, indices
+
+
+@njit
+def dense_forward_csr(x, rows, indptr, indices, w, b, has_bias, act, out):
+    """out = f(x[rows] @ w + b) over the nonzero inputs only, reading the batch in place.
+
+    For mostly-zero inputs (MNIST pixels: 81% zeros) this is a fifth of a GEMM's work and
+    copies nothing; dense inputs take the BLAS path (dense_forward) instead.
+    """
+    zero = out.dtype.type(0)
+    n = out.shape[1]
+    for s in range(rows.size):
+        r = rows[s]
+        xr = x[r]
+        o = out[s]
+        for j in range(n):
+            o[j] = b[j] if has_bias else zero
+        q, hi = indptr[r], indptr[r + 1]
+        while q + 4 <= hi:  # four weight rows per pass over o: a quarter of the loads and stores of o
+            p0, p1, p2, p3 = indices[q], indices[q + 1], indices[q + 2], indices[q + 3]
+            v0, v1, v2, v3 = xr[p0], xr[p1], xr[p2], xr[p3]
+            w0, w1, w2, w3 = w[p0], w[p1], w[p2], w[p3]
+            for j in range(n):
+                o[j] += v0 * w0[j] + v1 * w1[j] + v2 * w2[j] + v3 * w3[j]
+            q += 4
+        while q < hi:
+            p = indices[q]
+            v, wp = xr[p], w[p]
+            for j in range(n):
+                o[j] += v * wp[j]
+            q += 1
+    activation_forward(act, out)
+
+
+@njit
+def dense_backward_csr(x, rows, indptr, indices, y, act, g, dw, db, has_bias):
+    """Backward of dense_forward_csr: g <- dL/dz, dw = x[rows]^T g over nonzero inputs, db = sum g."""
+    activation_backward(act, y, g)
+    zero = dw.dtype.type(0)
+    dw[:] = zero
+    n = g.shape[1]
+    for s in range(rows.size):
+        r = rows[s]
+        xr = x[r]
+        gs = g[s]
+        for q in range(indptr[r], indptr[r + 1]):
+            p = indices[q]
+            v, dwp = xr[p], dw[p]
+            for j in range(n):
+                dwp[j] += v * gs[j]
+    if has_bias:
+        db[:] = zero
+        for s in range(g.shape[0]):
+            for j in range(n):
+                db[j] += g[s, j]

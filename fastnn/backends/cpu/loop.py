@@ -3,9 +3,11 @@
 A network is two small tables (see codes.py): `plan` (int, one row per layer step: kind,
 widths, activation, parameter offsets, buffer offset) and `fplan` (float: l1, l2, dropout
 rate). Parameters, gradients and optimizer state are flat buffers with the same layout, so
-one optimizer pass updates every weight. `ws` is the workspace allocated once per call site:
-(xb, yb, acts, masks, d0, d1) - the gathered batch, each layer's output and dropout mask
-(layer l at rows*P_OFF), and two ping-pong gradient buffers.
+one optimizer pass updates every weight. `data` is (x, y, indptr, indices): the samples as
+rows, and the CSR index of x's nonzeros when x is mostly zeros (else empty arrays), which
+lets the first Dense layer read each batch in place and skip the zeros. `ws` is the
+workspace allocated once per call site: (xb, yb, acts, masks, d0, d1) - the gathered batch,
+each layer's output and dropout mask (layer l at rows*P_OFF), and two ping-pong gradient buffers.
 """
 
 import numpy as np
@@ -13,7 +15,7 @@ import numpy as np
 from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_ACT, P_B, P_IN, P_KIND,
                      P_OFF, P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
 from .activations import activation_backward, activation_forward
-from .dense import dense_backward, dense_forward
+from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr
 from .jit import njit
 from .losses import FUSED, loss_forward_backward
 from .metrics import metrics_into
@@ -47,16 +49,44 @@ def bias_of(plan, l, params):
 
 
 @njit
-def forward(plan, fplan, params, x, acts, masks, cap, training, fused):
-    """Run every layer step on x (b rows); return the last step's output view."""
-    b = x.shape[0]
-    h = x
+def reads_in_place(plan, data):
+    """True when the first layer reads batches straight from the CSR-indexed samples."""
+    return data[2].size > 0 and plan[0, P_KIND] == DENSE
+
+
+@njit
+def batch(data, order, start, stop, shuffled, in_place, ws):
+    """(x batch, y batch) of samples order[start:stop]: views when not shuffled, else gathered.
+
+    In in-place mode the first layer reads x through `order`, so only y is gathered.
+    """
+    x, y = data[0], data[1]
+    if not shuffled:  # order is 0..n-1
+        return x[start:stop], y[start:stop]
+    xb, yb = ws[0], ws[1]
+    b = stop - start
+    for i in range(b):
+        yb[i] = y[order[start + i]]
+        if not in_place:
+            xb[i] = x[order[start + i]]
+    return xb[:b], yb[:b]
+
+
+@njit
+def forward(plan, fplan, params, xs, data, rows, in_place, ws, cap, training, fused):
+    """Run every layer step on the batch xs (or, in place, on data's rows); return the output view."""
+    acts, masks = ws[2], ws[3]
+    b = rows.size
+    h = xs
     last = plan.shape[0] - 1
     for l in range(plan.shape[0]):
         out = layer_output(plan, l, acts, cap, b)
         kind = plan[l, P_KIND]
         act = LINEAR if fused and l == last else plan[l, P_ACT]
-        if kind == DENSE:
+        if kind == DENSE and l == 0 and in_place:
+            dense_forward_csr(data[0], rows, data[2], data[3], kernel_of(plan, l, params),
+                              bias_of(plan, l, params), plan[l, P_B] >= 0, act, out)
+        elif kind == DENSE:
             dense_forward(h, kernel_of(plan, l, params), bias_of(plan, l, params), plan[l, P_B] >= 0, act, out)
         elif kind == ACTIVATION:
             out[:] = h
@@ -72,6 +102,37 @@ def forward(plan, fplan, params, x, acts, masks, cap, training, fused):
                 out[:] = h
         h = out
     return h
+
+
+@njit
+def backward(plan, fplan, params, grads, xs, data, rows, in_place, ws, cap, fused):
+    """Backpropagate the loss gradient held in ws's first gradient buffer, filling grads."""
+    acts, masks, g_buf, other = ws[2], ws[3], ws[4], ws[5]
+    b = rows.size
+    last = plan.shape[0] - 1
+    for l in range(last, -1, -1):
+        n_in, n_out = plan[l, P_IN], plan[l, P_OUT]
+        g = view(g_buf, 0, b, n_out)
+        y = layer_output(plan, l, acts, cap, b)
+        kind = plan[l, P_KIND]
+        act = LINEAR if fused and l == last else plan[l, P_ACT]
+        has_bias = plan[l, P_B] >= 0
+        if kind == DENSE and l == 0 and in_place:
+            dense_backward_csr(data[0], rows, data[2], data[3], y, act, g, kernel_of(plan, l, grads),
+                               bias_of(plan, l, grads), has_bias)
+        elif kind == DENSE:
+            h = xs if l == 0 else layer_output(plan, l - 1, acts, cap, b)
+            dx = view(other, 0, b, n_in)
+            dense_backward(h, kernel_of(plan, l, params), y, act, g, kernel_of(plan, l, grads),
+                           bias_of(plan, l, grads), has_bias, dx, l > 0)
+            g_buf, other = other, g_buf
+        elif kind == ACTIVATION:
+            activation_backward(act, y, g)
+        elif kind == DROPOUT and fplan[l, F_RATE] > 0:
+            mask = layer_output(plan, l, masks, cap, b)
+            for r in range(b):
+                for j in range(n_out):
+                    g[r, j] *= mask[r, j]
 
 
 @njit
@@ -104,62 +165,24 @@ def penalty_of(plan, fplan, params):
 
 
 @njit
-def backward(plan, fplan, params, grads, x, acts, masks, d0, d1, cap, fused):
-    """Backpropagate the loss gradient held in d0 through every step, filling grads."""
-    b = x.shape[0]
-    last = plan.shape[0] - 1
-    g_buf, other = d0, d1
-    for l in range(last, -1, -1):
-        n_in, n_out = plan[l, P_IN], plan[l, P_OUT]
-        g = view(g_buf, 0, b, n_out)
-        y = layer_output(plan, l, acts, cap, b)
-        h = x if l == 0 else layer_output(plan, l - 1, acts, cap, b)
-        kind = plan[l, P_KIND]
-        act = LINEAR if fused and l == last else plan[l, P_ACT]
-        if kind == DENSE:
-            dx = view(other, 0, b, n_in)
-            dense_backward(h, kernel_of(plan, l, params), y, act, g, kernel_of(plan, l, grads),
-                           bias_of(plan, l, grads), plan[l, P_B] >= 0, dx, l > 0)
-            g_buf, other = other, g_buf
-        elif kind == ACTIVATION:
-            activation_backward(act, y, g)
-        elif kind == DROPOUT and fplan[l, F_RATE] > 0:
-            mask = layer_output(plan, l, masks, cap, b)
-            for r in range(b):
-                for j in range(n_out):
-                    g[r, j] *= mask[r, j]
-
-
-@njit
-def batch_rows(x, y, order, start, stop, gather, xb, yb):
-    """The batch of samples order[start:stop]: a view when in order, else gathered into xb, yb."""
-    if not gather:
-        return x[start:stop], y[start:stop]
-    b = stop - start
-    for i in range(b):
-        xb[i] = x[order[start + i]]
-        yb[i] = y[order[start + i]]
-    return xb[:b], yb[:b]
-
-
-@njit
 def train_batches(plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, metrics,
-                  x, y, order, gather, batch_size, first, stop, ws, stats):
+                  data, order, shuffled, batch_size, first, stop, ws, stats):
     """Train on batches first..stop-1 of the epoch's order; accumulate loss/metric sums in stats.
 
     Returns the number of steps taken: fewer than asked when a loss became non-finite.
     """
-    xb, yb, acts, masks, d0, d1 = ws
-    n = x.shape[0]
+    n = data[0].shape[0]
     fused = mode == FUSED
+    in_place = reads_in_place(plan, data)
     for k in range(first, stop):
         start = k * batch_size
         end = min(start + batch_size, n)
-        xs, ys = batch_rows(x, y, order, start, end, gather, xb, yb)
+        rows = order[start:end]
+        xs, ys = batch(data, order, start, end, shuffled, in_place, ws)
         b = end - start
-        out = forward(plan, fplan, params, xs, acts, masks, batch_size, True, fused)
-        value = loss_forward_backward(loss, mode, out, ys, view(d0, 0, b, out.shape[1]), True) / b
-        backward(plan, fplan, params, grads, xs, acts, masks, d0, d1, batch_size, fused)
+        out = forward(plan, fplan, params, xs, data, rows, in_place, ws, batch_size, True, fused)
+        value = loss_forward_backward(loss, mode, out, ys, view(ws[4], 0, b, out.shape[1]), True) / b
+        backward(plan, fplan, params, grads, xs, data, rows, in_place, ws, batch_size, fused)
         value += regularize(plan, fplan, params, grads)
         stats[S_LOSS] += value * b
         stats[S_COUNT] += b
@@ -171,27 +194,31 @@ def train_batches(plan, fplan, params, grads, slots, opt, hyper, step, loss, mod
 
 
 @njit
-def evaluate_batches(plan, fplan, params, loss, mode, metrics, x, y, batch_size, ws, stats):
-    """Loss and metric sums over x in batches, in inference mode (no dropout)."""
-    xb, yb, acts, masks, d0, d1 = ws
-    n = x.shape[0]
+def evaluate_batches(plan, fplan, params, loss, mode, metrics, data, batch_size, ws, stats):
+    """Loss and metric sums over the samples in batches, in inference mode (no dropout)."""
+    n = data[0].shape[0]
+    order = np.arange(n)
+    in_place = reads_in_place(plan, data)
     penalty = penalty_of(plan, fplan, params)
     for start in range(0, n, batch_size):
         end = min(start + batch_size, n)
-        xs, ys = x[start:end], y[start:end]
-        out = forward(plan, fplan, params, xs, acts, masks, batch_size, False, mode == FUSED)
+        xs, ys = data[0][start:end], data[1][start:end]
+        out = forward(plan, fplan, params, xs, data, order[start:end], in_place, ws, batch_size, False,
+                      mode == FUSED)
         b = end - start
-        value = loss_forward_backward(loss, mode, out, ys, view(d0, 0, b, out.shape[1]), False) / b + penalty
+        value = loss_forward_backward(loss, mode, out, ys, view(ws[4], 0, b, out.shape[1]), False) / b + penalty
         stats[S_LOSS] += value * b
         stats[S_COUNT] += b
         metrics_into(metrics, out, ys, stats, S_METRICS)
 
 
 @njit
-def predict_batches(plan, fplan, params, x, batch_size, ws, result):
-    """result[i] = the network's output for x[i], computed in batches."""
-    xb, yb, acts, masks, d0, d1 = ws
-    n = x.shape[0]
+def predict_batches(plan, fplan, params, data, batch_size, ws, result):
+    """result[i] = the network's output for sample i, computed in batches."""
+    n = data[0].shape[0]
+    order = np.arange(n)
+    in_place = reads_in_place(plan, data)
     for start in range(0, n, batch_size):
         end = min(start + batch_size, n)
-        result[start:end] = forward(plan, fplan, params, x[start:end], acts, masks, batch_size, False, False)
+        result[start:end] = forward(plan, fplan, params, data[0][start:end], data, order[start:end], in_place,
+                                    ws, batch_size, False, False)

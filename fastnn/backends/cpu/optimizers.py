@@ -15,9 +15,9 @@ TINY = config.FLUSH_BELOW
 
 
 @njit
-def _flush(v):
-    """v, or 0 when it is about to become subnormal."""
-    return v if abs(v) >= TINY else v - v
+def _flush(v, tiny):
+    """v, or 0 when it is about to become subnormal (tiny must have v's type, or nothing vectorises)."""
+    return v if abs(v) >= tiny else tiny - tiny
 
 
 @njit
@@ -29,8 +29,9 @@ def sgd_update(w, g, slots, hyper, step):
             w[i] -= lr * g[i]
         return
     m = slots[0]
+    tiny = w.dtype.type(TINY)
     for i in range(w.size):
-        mi = _flush(momentum * m[i] - lr * g[i])
+        mi = _flush(momentum * m[i] - lr * g[i], tiny)
         m[i] = mi
         w[i] += momentum * mi - lr * g[i] if nesterov else mi
 
@@ -44,10 +45,11 @@ def adam_update(w, g, slots, hyper, step):
     alpha = w.dtype.type(lr * np.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t))
     c1, c2, e = w.dtype.type(1.0 - b1), w.dtype.type(1.0 - b2), w.dtype.type(eps)
     m, v = slots[0], slots[1]
+    tiny = w.dtype.type(TINY)
     for i in range(w.size):
         gi = g[i]
-        mi = _flush(m[i] + (gi - m[i]) * c1)
-        vi = _flush(v[i] + (gi * gi - v[i]) * c2)
+        mi = _flush(m[i] + (gi - m[i]) * c1, tiny)
+        vi = _flush(v[i] + (gi * gi - v[i]) * c2, tiny)
         m[i] = mi
         v[i] = vi
         w[i] -= alpha * mi / (np.sqrt(vi) + e)
@@ -58,14 +60,14 @@ def rmsprop_update(w, g, slots, hyper, step):
     """v = rho v + (1 - rho) g^2; inc = lr g / sqrt(v + eps); w -= inc (or via momentum)."""
     lr, rho = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])
     momentum, eps = w.dtype.type(hyper[2]), w.dtype.type(hyper[3])
-    one = w.dtype.type(1)
+    one, tiny = w.dtype.type(1), w.dtype.type(TINY)
     v, m = slots[0], slots[1]
     for i in range(w.size):
-        vi = _flush(rho * v[i] + (one - rho) * g[i] * g[i])
+        vi = _flush(rho * v[i] + (one - rho) * g[i] * g[i], tiny)
         v[i] = vi
         inc = lr * g[i] / np.sqrt(vi + eps)
         if momentum > 0:
-            inc = _flush(momentum * m[i] + inc)
+            inc = _flush(momentum * m[i] + inc, tiny)
             m[i] = inc
         w[i] -= inc
 
