@@ -12,6 +12,10 @@ def lookup(kind, value, table, base, allow_none=False):
         if key in table:
             return table[key]()
         raise ValueError(f"Unknown {kind}: {value!r}. Expected one of {sorted(table)} "
-                         f"or a {base.__name__} instance.")
-    raise TypeError(f"Expected {kind} to be a string or a {base.__name__} instance. "
+                         f"or {_article(base.__name__)} {base.__name__} instance.")
+    raise TypeError(f"Expected {kind} to be a string or {_article(base.__name__)} {base.__name__} instance. "
                     f"Received: {kind}={value!r} of type {type(value).__name__}")
+
+
+def _article(word):
+    return "an" if word[0].lower() in "aeiou" else "a"

@@ -6,6 +6,7 @@ times per second (for the progress bar) or once per epoch.
 """
 
 import math
+import os
 import sys
 import time
 import warnings
@@ -185,6 +186,10 @@ class EarlyStopping(Callback):
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"Expected mode to be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"Expected monitor to be a log name such as 'val_loss'. Received: monitor={monitor!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)):
+            raise TypeError(f"Expected min_delta to be a number. Received: min_delta={min_delta!r}")
         if not isinstance(patience, int) or patience < 0:
             raise ValueError(f"Expected patience to be an integer >= 0. Received: patience={patience!r}")
         self.monitor, self.patience, self.verbose = monitor, patience, verbose
@@ -265,3 +270,70 @@ class LambdaCallback(Callback):
 
     def wants_batches(self):
         return any(n in vars(self) for n in self._HOOKS if "batch" in n)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (or its weights) after every epoch, or only when `monitor` improves (Keras's rules).
+
+    filepath may hold format fields: {epoch:02d} (counted from 1) and any log key, e.g.
+    "ckpt-{epoch:02d}-{val_loss:.3f}.npz"; missing folders are created, ".npz" is appended when absent.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto"):
+        super().__init__()
+        if not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"Expected filepath to be a str or os.PathLike. Received: filepath={filepath!r}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"Expected monitor to be a log name such as 'val_loss'. Received: monitor={monitor!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"Expected mode to be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+        for name, flag in (("save_best_only", save_best_only), ("save_weights_only", save_weights_only)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"Expected {name} to be True or False. Received: {name}={flag!r}")
+        self.filepath = os.fspath(filepath)
+        self.monitor, self.verbose = monitor, verbose
+        self.save_best_only, self.save_weights_only = bool(save_best_only), bool(save_weights_only)
+        maximize = mode == "max" or (mode == "auto" and ("acc" in monitor or monitor.startswith("fmeasure")))
+        self.monitor_op = np.greater if maximize else np.less
+        self.best = -np.inf if maximize else np.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self._path(epoch, logs)
+        if not self.save_best_only:
+            self._say(f"Epoch {epoch + 1}: saving model to {path}")
+            self._save(path)
+            return
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Can save best model only with {self.monitor} available, skipping. "
+                          f"Available logs: {sorted(logs)}", stacklevel=2)
+        elif self.monitor_op(current, self.best):
+            self._say(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
+                      f"saving model to {path}")
+            self.best = current
+            self._save(path)
+        else:
+            self._say(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+
+    def _path(self, epoch, logs):
+        try:
+            return self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f'Failed to format this callback filepath: "{self.filepath}". Reason: '
+                             f"{type(exc).__name__}: {exc}. Available fields: epoch, {', '.join(logs)}") from None
+
+    def _save(self, path):
+        from . import saving
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        if self.save_weights_only:
+            saving.save_weights(self.model, path)
+        else:
+            saving.save_model(self.model, path)
+
+    def _say(self, message):
+        if self.verbose:
+            print(message)

@@ -109,8 +109,11 @@ class Layer:
             if w.shape != tuple(shape):
                 raise ValueError(f"Layer {self.name!r} weight {pname!r} expects shape {tuple(shape)}. "
                                  f"Received: shape={w.shape}")
-            if not np.all(np.isfinite(w)):
-                raise ValueError(f"Layer {self.name!r} weight {pname!r} contains NaN or infinite values.")
+            with np.errstate(over="ignore"):
+                finite = np.all(np.isfinite(w.astype(self._store.dtype)))
+            if not finite:
+                raise ValueError(f"Layer {self.name!r} weight {pname!r} contains NaN or infinite values "
+                                 f"(or values too large for {self._store.dtype}).")
             out.append((self._slots[pname][0], shape, w))
         return out
 

@@ -42,7 +42,7 @@ class Loss:
             raise ValueError(f"{self.name} expects {argname} of shape (samples, {units}) to match the "
                              f"model's {units} outputs. Received: {argname}.shape={y.shape}")
         self.check_range(y, argname)
-        return np.ascontiguousarray(y, dtype=dtype)
+        return _finite_as(y, dtype, argname)
 
     def check_range(self, y, argname):
         """Reject targets outside the loss's domain (default: any finite value)."""
@@ -81,7 +81,7 @@ class BinaryCrossentropy(Loss):
     code, name = codes.BCE, "binary_crossentropy"
 
     def __init__(self, from_logits=False):
-        self.from_logits = bool(from_logits)
+        self.from_logits = _check_bool("from_logits", from_logits)
 
     def check_range(self, y, argname):
         _within(y, 0, 1, self.name, argname)
@@ -93,7 +93,7 @@ class CategoricalCrossentropy(Loss):
     code, name = codes.CCE, "categorical_crossentropy"
 
     def __init__(self, from_logits=False):
-        self.from_logits = bool(from_logits)
+        self.from_logits = _check_bool("from_logits", from_logits)
 
     def check_range(self, y, argname):
         _within(y, 0, 1, self.name, argname)
@@ -105,7 +105,7 @@ class SparseCategoricalCrossentropy(Loss):
     code, name = codes.SCCE, "sparse_categorical_crossentropy"
 
     def __init__(self, from_logits=False):
-        self.from_logits = bool(from_logits)
+        self.from_logits = _check_bool("from_logits", from_logits)
 
     def targets(self, y, units, dtype, argname="y"):
         y = _numeric(y, argname)
@@ -115,7 +115,7 @@ class SparseCategoricalCrossentropy(Loss):
             raise ValueError(f"{self.name} expects integer labels of shape (samples,). "
                              f"Received: {argname}.shape={y.shape}")
         if y.size and (np.any(y != np.round(y)) or y.min() < 0 or y.max() >= units):
-            bad = y[(y != np.round(y)) | (y < 0) | (y >= units)][0]
+            bad = y[(y != np.round(y)) | (y < 0) | (y >= units)][0].item()
             raise ValueError(f"{self.name} expects integer labels in [0, {units - 1}] for a model with "
                              f"{units} outputs. Received: label {bad!r} in {argname}")
         return np.ascontiguousarray(y.reshape(-1, 1), dtype=dtype)
@@ -129,6 +129,21 @@ def _numeric(y, argname):
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError(f"{argname} contains NaN or infinite values.")
     return y
+
+
+def _finite_as(y, dtype, argname):
+    """y as a C-contiguous array of dtype, rejecting values that overflow it."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(y, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{argname} contains NaN or infinite values (or values too large for {np.dtype(dtype).name}).")
+    return out
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Expected {name} to be True or False. Received: {name}={value!r}")
+    return bool(value)
 
 
 def _within(y, low, high, name, argname):

@@ -20,7 +20,7 @@ from ._params import ParamStore
 from .backends import codes
 from .backends.cpu.losses import FUSED, LOGITS, PROBS
 from .callbacks import Callback, CallbackList, History, ProgbarLogger
-from .data import as_samples, split_tail
+from .data import as_numeric, as_samples, split_tail
 from .layers import InputLayer, Layer, _unique_name
 
 
@@ -69,6 +69,8 @@ class Sequential:
     """A linear stack of layers, trained with compiled kernels on the CPU or a CUDA GPU."""
 
     def __init__(self, layers=None, name=None, dtype=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Expected name to be a string. Received: name={name!r}")
         self.name = name if name is not None else _unique_name(Sequential)
         self.dtype = config.floatx() if dtype is None else config.canonical_dtype(dtype)
         self._layers = []
@@ -233,10 +235,8 @@ class Sequential:
     def _inputs(self, x, argname="x"):
         """x checked against (and, on first use, fixing) the input shape, as model-dtype rows."""
         if not self.built:
-            arr = np.asarray(x) if x is not None else None
-            if arr is not None and arr.ndim >= 2 and self._input_shape is None:
-                self._input_shape = tuple(arr.shape[1:])
-            self.build()
+            arr = as_numeric(x, argname)
+            self.build(arr.shape[1:] if arr.ndim >= 2 and self._input_shape is None else None)
         return as_samples(x, self._input_shape, self.dtype, argname)
 
     def _targets(self, y, n, argname="y"):
@@ -346,9 +346,10 @@ class Sequential:
                 progbar.progress(done, logs)
             if not finite:
                 if not self.stop_training:
-                    warnings.warn(f"Training stopped at epoch batch {done - 1}: the loss became {logs['loss']}. "
-                                  "The weights hold the last finite step; lower the learning rate or check "
-                                  "the data.", RuntimeWarning, stacklevel=3)
+                    warnings.warn(f"Training stopped at batch {done - 1} of this epoch: the loss or a gradient "
+                                  f"became NaN or infinite (running loss {logs['loss']}). The weights hold the "
+                                  "last finite step; lower the learning rate or scale the data.",
+                                  RuntimeWarning, stacklevel=3)
                 self.stop_training = True
             elif not per_batch and chunk < steps:
                 chunk = max(1, int(config.PROGRESS_INTERVAL * taken / max(elapsed, 1e-9)))

@@ -55,6 +55,8 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
         self.momentum = check_float("momentum", momentum, 0.0, 1.0)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"Expected nesterov to be True or False. Received: nesterov={nesterov!r}")
         self.nesterov = bool(nesterov)
 
     def _hyper(self):

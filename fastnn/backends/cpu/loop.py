@@ -165,6 +165,19 @@ def penalty_of(plan, fplan, params):
 
 
 @njit
+def squares_finite(grads):
+    """True when every gradient's square is finite (else Adam's v would become inf).
+
+    A branch-free AND over comparisons, so it vectorises (NaN compares false).
+    """
+    big = np.finfo(grads.dtype).max
+    ok = True
+    for i in range(grads.size):
+        ok &= grads[i] * grads[i] <= big
+    return ok
+
+
+@njit
 def train_batches(plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, metrics,
                   data, order, shuffled, batch_size, first, stop, ws, stats):
     """Train on batches first..stop-1 of the epoch's order; accumulate loss/metric sums in stats.
@@ -187,7 +200,7 @@ def train_batches(plan, fplan, params, grads, slots, opt, hyper, step, loss, mod
         stats[S_LOSS] += value * b
         stats[S_COUNT] += b
         metrics_into(metrics, out, ys, stats, S_METRICS)
-        if not np.isfinite(value):
+        if not (np.isfinite(value) and squares_finite(grads)):
             return k - first
         optimizer_update(opt, params, grads, slots, hyper, step + (k - first))
     return stop - first

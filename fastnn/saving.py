@@ -1,0 +1,339 @@
+"""Saving and loading: a model (or its weights alone) as one .npz file that plain NumPy reads.
+
+Layout of a file (format version 1). Every entry is a NumPy array; text entries are 0-d
+unicode arrays holding JSON, so `np.load(path)` works without `allow_pickle`:
+
+    fastnn_format         int64, 0-d   format version; its presence marks a fastnn file
+    content               str          "model" (save_model) or "weights" (save_weights)
+    weights_layout        str, JSON    [[layer name, weight name, shape], ...] in get_weights() order
+    weights               float, 1-d   every weight: the get_weights() arrays, each flattened in C
+                                       order, concatenated (the model's parameter buffer), model dtype
+    model_config          str, JSON    model.get_config(): name, dtype, input_shape, layers
+    compile_config        str, JSON    {"optimizer": optimizer.get_config(), "loss": loss.get_config(),
+                                        "metrics": [names], "device": "cpu" | "cuda"}
+    optimizer_iterations  int64, 0-d   optimizer updates applied so far (Adam's step count)
+    optimizer_slots       float, 2-d   optimizer state (n_slots, n_weights), laid out like `weights`
+
+A weights file holds the first four entries. A model file holds all of them, except that
+an unbuilt model has no weights_layout/weights, an uncompiled one no compile_config,
+optimizer_iterations or optimizer_slots, and a compiled one that never trained no
+optimizer_slots. Like np.savez, saving appends ".npz" to a path without it; loading reads
+the path as given when such a file exists, else the path with ".npz" appended.
+
+Files are written atomically (a temporary file in the same folder, fsync, os.replace):
+a failed save leaves an earlier file intact and no temporary file behind.
+"""
+
+import json
+import os
+import secrets
+import struct
+import warnings
+import zipfile
+import zlib
+
+import numpy as np
+
+from . import layers as layers_mod
+from . import losses, optimizers
+
+FORMAT_VERSION = 1
+_SUFFIX = ".npz"
+# What np.load raises on an open file whose bytes are not a complete .npz (truncated, corrupt, foreign).
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, ValueError, KeyError, OSError,
+               NotImplementedError, RuntimeError)
+
+
+class SaveFileError(ValueError):
+    """A file that cannot be loaded: truncated, foreign, from a newer fastnn, or inconsistent."""
+
+
+# --- saving ------------------------------------------------------------------------------
+def save_model(model, path):
+    """Write architecture, compile config, weights and optimizer state to one .npz file, atomically."""
+    _check_model(model, "save_model")
+    arrays = {"content": np.array("model"), "model_config": _json(model.get_config())}
+    if model.built:
+        arrays.update(_weight_arrays(model))
+    if model.compiled:
+        arrays.update(_compile_arrays(model))
+    _write_atomic(_save_path(path), arrays)
+
+
+def save_weights(model, path):
+    """Write the weights alone (and their layout) to one .npz file, atomically."""
+    _check_model(model, "save_weights")
+    model._require_built("save_weights")
+    _write_atomic(_save_path(path), {"content": np.array("weights"), **_weight_arrays(model)})
+
+
+def _weight_arrays(model):
+    return {"weights_layout": _json(_layout(model)), "weights": model._store.host_copy()}
+
+
+def _compile_arrays(model):
+    """compile_config, optimizer_iterations and (once the optimizer has state) optimizer_slots."""
+    opt = model.optimizer
+    config = {"optimizer": opt.get_config(), "loss": model.loss.get_config(),
+              "metrics": list(model.metrics_names), "device": model.device}
+    arrays = {"compile_config": _json(config), "optimizer_iterations": np.array(opt.iterations, np.int64)}
+    if opt.slots is not None:
+        arrays["optimizer_slots"] = np.array(model._backend.to_host(opt.slots), copy=True)
+    return arrays
+
+
+def _layout(model):
+    """[[layer name, weight name, shape]] in get_weights() order."""
+    return [[layer.name, name, list(shape)] for layer in model.layers for name, shape, _ in layer.param_specs()]
+
+
+def _json(value):
+    return np.array(json.dumps(value))
+
+
+def _write_atomic(path, arrays):
+    """np.savez into a temporary file beside path, fsync it, then rename it over path."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Cannot save to {path!r}: folder {folder!r} does not exist.")
+    tmp, fd = _create_temp(folder, os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, fastnn_format=np.array(FORMAT_VERSION, np.int64), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _create_temp(folder, name):
+    """(path, fd) of a new hidden file in folder; created with 0o666 so the umask applies as usual."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_folder(folder):
+    """Make the rename durable where the OS allows syncing a folder (POSIX)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --- loading -----------------------------------------------------------------------------
+def load_model(path):
+    """The model saved at path: rebuilt, compiled (if it was), with its weights and optimizer state."""
+    found, data = _read(path)
+    if _text(found, data, "content") != "model":
+        raise SaveFileError(f"{found!r} holds weights only (written by save_weights). Expected a file written "
+                            f"by model.save; load it into a model with model.load_weights instead.")
+    model = _rebuild(found, _json_entry(found, data, "model_config"))
+    if model.built != ("weights" in data):
+        raise SaveFileError(f"{found!r} is inconsistent: its model is {'built' if model.built else 'unbuilt'} "
+                            f"but the file {'lacks' if model.built else 'has'} weights.")
+    if model.built:
+        _set_weights(model, found, _weights_for(model, found, data, strict=True))
+    if "compile_config" in data:
+        _restore_compiled(model, found, data)
+    elif "optimizer_slots" in data or "optimizer_iterations" in data:
+        raise SaveFileError(f"{found!r} is inconsistent: it has optimizer state but no compile_config.")
+    return model
+
+
+def load_weights(model, path):
+    """Read the weights of a file written by save_weights or save into this built model."""
+    _check_model(model, "load_weights")
+    model._require_built("load_weights")
+    found, data = _read(path)
+    _set_weights(model, found, _weights_for(model, found, data, strict=False))
+
+
+def _set_weights(model, found, weights):
+    """model.set_weights, with the file named in its error (e.g. NaN weights)."""
+    try:
+        model.set_weights(weights)
+    except (TypeError, ValueError) as exc:
+        raise SaveFileError(f"{found!r} holds weights model {model.name!r} rejects: {exc}") from exc
+
+
+def _check_model(model, what):
+    from .model import Sequential
+    if not isinstance(model, Sequential):
+        raise TypeError(f"{what} expects a fastnn Sequential model. Received: {type(model).__name__}")
+
+
+def _existing(path):
+    """The file to read: path itself if it is a file, else path + '.npz'; FileNotFoundError if neither."""
+    path = _as_str(path)
+    if os.path.isfile(path):
+        return path
+    if not path.endswith(_SUFFIX) and os.path.isfile(path + _SUFFIX):
+        return path + _SUFFIX
+    also = "" if path.endswith(_SUFFIX) else f" (nor {path + _SUFFIX!r})"
+    raise FileNotFoundError(f"No fastnn save file at {path!r}{also}.")
+
+
+def _read(path):
+    """(path read, {name: array}) of a fastnn .npz file of a format version this code reads."""
+    found = _existing(path)
+    with open(found, "rb") as f:  # opened here so a permission error stays an OSError of its own
+        try:
+            data = _load_npz(f)
+        except _UNREADABLE as exc:
+            raise SaveFileError(f"{found!r} is not a readable .npz file (truncated, corrupt or another "
+                                f"format): {type(exc).__name__}: {exc}") from exc
+    if data is None:
+        raise SaveFileError(f"{found!r} holds a single .npy array. Expected a fastnn .npz file "
+                            f"written by model.save or save_weights.")
+    _check_version(found, data)
+    return found, data
+
+
+def _load_npz(f):
+    """{name: array} of every entry of an open .npz file (None for a lone .npy array)."""
+    loaded = np.load(f, allow_pickle=False)
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        return None
+    with loaded:
+        return {name: loaded[name] for name in loaded.files}
+
+
+def _check_version(found, data):
+    if "fastnn_format" not in data:
+        raise SaveFileError(f"{found!r} is an .npz file but not a fastnn save: expected an entry "
+                            f"'fastnn_format', received entries {sorted(data)[:8]}.")
+    version = data["fastnn_format"]
+    if version.shape != () or version.dtype.kind not in "iu" or version < 1:
+        raise SaveFileError(f"{found!r} has an invalid fastnn_format entry {version!r}; expected an integer >= 1.")
+    if version > FORMAT_VERSION:
+        raise SaveFileError(f"{found!r} was written in fastnn save format {int(version)}, newer than this "
+                            f"fastnn reads (<= {FORMAT_VERSION}). Upgrade fastnn to load it.")
+
+
+def _entry(found, data, key):
+    if key not in data:
+        raise SaveFileError(f"{found!r} lacks the entry {key!r}; the file is incomplete or not a fastnn save.")
+    return data[key]
+
+
+def _text(found, data, key):
+    value = _entry(found, data, key)
+    if value.shape != () or value.dtype.kind != "U":
+        raise SaveFileError(f"{found!r} entry {key!r} should be a text scalar. "
+                            f"Received: dtype={value.dtype}, shape={value.shape}")
+    return str(value[()])
+
+
+def _json_entry(found, data, key):
+    try:
+        return json.loads(_text(found, data, key))
+    except json.JSONDecodeError as exc:
+        raise SaveFileError(f"{found!r} entry {key!r} is not valid JSON: {exc}") from exc
+
+
+def _rebuild(found, config):
+    """A Sequential model (built when the saved one was) from a model_config."""
+    from .model import Sequential
+    try:
+        layers = [layers_mod.deserialize(entry) for entry in config["layers"]]
+        model = Sequential(layers, name=config["name"], dtype=config["dtype"])
+        if not model.built and config.get("input_shape") is not None:
+            model.build(config["input_shape"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SaveFileError(f"{found!r} has a model_config that cannot be rebuilt: "
+                            f"{type(exc).__name__}: {exc}") from exc
+    return model
+
+
+def _weights_for(model, found, data, strict):
+    """The file's weights split into get_weights() arrays, checked against the model's layout.
+
+    strict (load_model): the dtype must be the model's; otherwise any float dtype is converted.
+    """
+    flat = _entry(found, data, "weights")
+    shapes = [tuple(shape) for _, _, shape in _layout(model)]
+    layout = _json_entry(found, data, "weights_layout")
+    try:
+        saved = [tuple(shape) for _, _, shape in layout]
+    except (TypeError, ValueError) as exc:
+        raise SaveFileError(f"{found!r} has an unreadable weights_layout: {exc}") from exc
+    if saved != shapes:
+        raise SaveFileError(f"{found!r} holds weights shaped {saved}, but model {model.name!r} expects {shapes}.")
+    if flat.ndim != 1 or flat.dtype.kind != "f" or flat.size != sum(int(np.prod(s)) for s in shapes):
+        raise SaveFileError(f"{found!r} entry 'weights' does not match its layout: expected a flat float array "
+                            f"of {model.count_params()} values. Received: dtype={flat.dtype}, shape={flat.shape}")
+    if strict and flat.dtype != np.dtype(model.dtype):
+        raise SaveFileError(f"{found!r} is inconsistent: weights of dtype {flat.dtype} for a {model.dtype} model.")
+    ends = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
+    return [part.reshape(shape) for part, shape in zip(np.split(flat, ends), shapes)]
+
+
+def _restore_compiled(model, found, data):
+    """Compile as saved, then put back the optimizer's step count and state."""
+    config = _json_entry(found, data, "compile_config")
+    try:
+        model.compile(optimizer=optimizers.from_config(config["optimizer"]),
+                      loss=losses.from_config(config["loss"]), metrics=config["metrics"],
+                      device=_device(config["device"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SaveFileError(f"{found!r} has a compile_config that cannot be applied: "
+                            f"{type(exc).__name__}: {exc}") from exc
+    opt = model.optimizer
+    iterations = _entry(found, data, "optimizer_iterations")
+    if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
+        raise SaveFileError(f"{found!r} entry 'optimizer_iterations' should be an integer >= 0. "
+                            f"Received: {iterations!r}")
+    if "optimizer_slots" in data:
+        slots = data["optimizer_slots"]
+        expected = (opt.n_slots, model.count_params() if model.built else 0)
+        if slots.shape != expected or slots.dtype != np.dtype(model.dtype):
+            raise SaveFileError(f"{found!r} entry 'optimizer_slots' does not fit {type(opt).__name__}: expected "
+                                f"shape {expected} of {model.dtype}. Received: shape {slots.shape} of {slots.dtype}")
+        opt.slots = model._backend.from_host(np.ascontiguousarray(slots))
+    opt.iterations = int(iterations)
+
+
+def _device(saved):
+    """The saved device, or "cpu" (with a warning) when a model saved on CUDA is loaded without CUDA."""
+    if saved != "cuda":
+        return saved
+    from .backends.cuda_api import real_gpu, simulated
+    if real_gpu() or simulated():
+        return saved
+    warnings.warn("This model was saved on CUDA, which is not available here; it is loaded on the CPU.",
+                  RuntimeWarning, stacklevel=4)
+    return "cpu"
+
+
+def _save_path(path):
+    """path as a str, with '.npz' appended when missing (as np.savez does)."""
+    path = _as_str(path)
+    return path if path.endswith(_SUFFIX) else path + _SUFFIX
+
+
+def _as_str(path):
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"Expected path to be a str or os.PathLike. Received: path={path!r} "
+                        f"of type {type(path).__name__}")
+    return os.fsdecode(os.fspath(path))
