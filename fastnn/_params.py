@@ -64,8 +64,5 @@ class ParamStore:
         self.load(host)
 
     def load(self, host):
-        """Replace the whole buffer's contents with a host array of the same size."""
-        if self.backend.name == "cpu":
-            self.flat[:] = host
-        else:
-            self.flat = self.backend.from_host(np.ascontiguousarray(host, dtype=self.dtype))
+        """Overwrite the whole buffer, in place, with a host array of the same size."""
+        self.backend.copy_into(self.flat, host)

@@ -287,6 +287,8 @@ class Sequential:
             val = self._validation_pair(validation_data)
         elif validation_split > 0:
             (x, y), val = split_tail(x, y, validation_split)
+        if val is not None:  # prepared once (on the device, indexed) for every epoch's evaluation
+            val = self._backend.put_data(*val)
         return self._fit_checked(x, y, val, batch_size, epochs, verbose, callbacks, bool(shuffle), initial_epoch)
 
     def _validation_pair(self, data):
@@ -314,7 +316,7 @@ class Sequential:
             cbs.on_epoch_begin(epoch)
             logs = self._train_epoch(net, data, len(x), shuffle, cap, steps, ws, cbs, progbar, verbose)
             if val is not None and not self.stop_training:
-                logs.update(self._evaluate_arrays(val[0], val[1], cap, prefix="val_"))
+                logs.update(self._evaluate_data(val, cap, prefix="val_"))
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
@@ -355,10 +357,12 @@ class Sequential:
                 chunk = max(1, int(config.PROGRESS_INTERVAL * taken / max(elapsed, 1e-9)))
         return self._logs(stats)
 
-    def _evaluate_arrays(self, x, y, batch_size, prefix=""):
-        cap = min(batch_size, len(x))
+    def _evaluate_data(self, data, batch_size, prefix=""):
+        """Logs of loss and metrics over data prepared by the backend's put_data."""
+        x, y = data[0], data[1]
+        cap = min(batch_size, x.shape[0])
         ws = self._backend.workspace(self.plan, cap, x.shape[1], y.shape[1], self.dtype)
-        stats = self._backend.evaluate(self._network(), x, y, cap, ws, len(self.metrics_names))
+        stats = self._backend.evaluate(self._network(), data, cap, ws, len(self.metrics_names))
         return self._logs(stats, prefix)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
@@ -370,7 +374,7 @@ class Sequential:
         self._check_loss_fits(self.loss, self.metrics_names)
         y = self._targets(y, len(x))
         t0 = time.perf_counter()
-        logs = self._evaluate_arrays(x, y, batch_size)
+        logs = self._evaluate_data(self._backend.put_data(x, y), batch_size)
         if verbose:
             steps = math.ceil(len(x) / batch_size)
             print(f"{steps}/{steps} - {time.perf_counter() - t0:.1f}s" + "".join(f" - {k}: {v:.4f}" for k, v in logs.items()))
@@ -387,7 +391,8 @@ class Sequential:
         cap = min(batch_size, len(x))
         ws = self._backend.workspace(self.plan, cap, x.shape[1], 1, self.dtype)
         net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros(0, np.int64))
-        return self._backend.predict(net, x, cap, ws, self.layers[-1].output_shape[0])
+        data = self._backend.put_data(x, np.zeros((len(x), 0), self.dtype))
+        return self._backend.predict(net, data, cap, ws, self.layers[-1].output_shape[0])
 
     # --- description -----------------------------------------------------------------
     def summary(self, print_fn=None):

@@ -9,6 +9,8 @@ import os
 
 def load():
     """numba.cuda, or a clear error saying how to get it."""
+    import numba.core.config
+    numba.core.config.reload_config()  # numba read NUMBA_ENABLE_CUDASIM at import; honour a later setting
     try:
         from numba import cuda
     except ImportError as exc:  # numba-cuda not installed

@@ -33,6 +33,10 @@ class CpuBackend:
     def from_host(self, array):
         return array
 
+    def copy_into(self, target, host):
+        """Overwrite an array in place (compiled networks keep referring to it)."""
+        target[:] = host
+
     def put_data(self, x, y):
         """(x, y, indptr, indices): mostly-zero x also gets a CSR index so the first layer skips zeros."""
         if sparse_enough(x):
@@ -59,15 +63,18 @@ class CpuBackend:
                                   opt.hyper, float(opt.iterations), net.loss, net.mode, net.metrics,
                                   data, order, shuffled, batch_size, first, stop, ws, stats)
 
-    def evaluate(self, net, x, y, batch_size, ws, n_metrics):
+    def evaluate(self, net, data, batch_size, ws, n_metrics):
+        """Loss and metric sums over data (from put_data), in batches."""
         stats = np.zeros(S_METRICS + n_metrics)
         loop.evaluate_batches(net.plan, net.fplan, net.params, net.loss, net.mode, net.metrics,
-                              self.put_data(x, y), batch_size, ws, stats)
+                              data, batch_size, ws, stats)
         return stats
 
-    def predict(self, net, x, batch_size, ws, n_out):
+    def predict(self, net, data, batch_size, ws, n_out):
+        """The network's outputs for data's samples (from put_data)."""
+        x = data[0]
         result = np.empty((x.shape[0], n_out), x.dtype)
-        loop.predict_batches(net.plan, net.fplan, net.params, self.put_data(x, x[:, :0]), batch_size, ws, result)
+        loop.predict_batches(net.plan, net.fplan, net.params, data, batch_size, ws, result)
         return result
 
     def loss_value(self, loss, mode, y_pred, y_true):

@@ -158,9 +158,11 @@ def penalty_of(plan, fplan, params):
     """The regularisers' penalty alone (evaluation adds it to the loss as fit does)."""
     penalty = 0.0
     for l in range(plan.shape[0]):
-        if plan[l, P_KIND] == DENSE and (fplan[l, F_L1] != 0 or fplan[l, F_L2] != 0):
-            w = kernel_of(plan, l, params)
-            penalty += fplan[l, F_L1] * np.abs(w).sum() + fplan[l, F_L2] * (w * w).sum()
+        l1, l2 = fplan[l, F_L1], fplan[l, F_L2]
+        if plan[l, P_KIND] == DENSE and (l1 != 0 or l2 != 0):
+            start = plan[l, P_W]
+            for i in range(start, start + plan[l, P_IN] * plan[l, P_OUT]):
+                penalty += l1 * abs(params[i]) + l2 * params[i] * params[i]
     return penalty
 
 

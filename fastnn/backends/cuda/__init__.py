@@ -1,0 +1,98 @@
+"""The CUDA backend: Numba @cuda.jit kernels driven through the same small object as the CPU's.
+
+Kernel modules mirror fastnn/backends/cpu/ one to one; each launcher carries its CPU twin's
+name and argument order, followed by what only the device needs (active rows, the batch's
+row order, the status array). numba.cuda comes only from fastnn/backends/cuda_api.py.
+"""
+
+import numpy as np
+
+from .. import cuda_api
+from ..codes import S_LOSS, S_METRICS
+from ..cpu import random as cpu_random
+from . import loop
+from .device import dummy, empty, to_device
+from .losses import loss_forward_backward
+from .status import STATS, size
+
+
+def _check_usable():
+    """Raise a clear error unless a real GPU (or the simulator, for tests) can run kernels."""
+    if cuda_api.simulated() or cuda_api.real_gpu():
+        return
+    raise RuntimeError("device='cuda' needs an NVIDIA GPU with a working CUDA driver, but numba.cuda "
+                       "found none (numba.cuda.is_available() is False). Use device='cpu', or "
+                       "device='auto' to pick the GPU only when there is one.")
+
+
+def _on_device(array):
+    return hasattr(array, "copy_to_host")
+
+
+class CudaBackend:
+    """Holds arrays in GPU memory for a whole fit and runs the kernels over them."""
+
+    name = "cuda"
+
+    def __init__(self):
+        _check_usable()
+
+    def seed(self, n):
+        """Seed the host generator that draws initial weights, epoch orders and dropout seeds."""
+        cpu_random.seed(n)
+
+    def initialize(self, out, kind, scale):
+        """Fill a flat parameter region with one initializer (drawn on the host: same seed, same weights)."""
+        if not _on_device(out):
+            cpu_random.initialize(out, kind, scale)
+            return
+        host = np.empty(out.shape, out.dtype)
+        cpu_random.initialize(host, kind, scale)
+        out.copy_to_device(host)
+
+    def to_host(self, array):
+        return array.copy_to_host() if _on_device(array) else array
+
+    def from_host(self, array):
+        return to_device(array)
+
+    def copy_into(self, target, host):
+        """Overwrite a device array in place (compiled networks keep referring to it)."""
+        target.copy_to_device(np.ascontiguousarray(host, dtype=target.dtype))
+
+    def put_data(self, x, y):
+        """The training arrays on the device: copied once per fit."""
+        return to_device(x), to_device(y)
+
+    def workspace(self, plan, cap, n_features, n_targets, dtype):
+        """Device buffers for batches of at most cap rows: allocated once per fit/evaluate/predict."""
+        return loop.Workspace(plan, cap, n_features, dtype)
+
+    def epoch_order(self, n, shuffle):
+        """The epoch's sample order, drawn on the host by the CPU kernel and uploaded once per epoch."""
+        return to_device(cpu_random.shuffled_order(n, True)) if shuffle else dummy("int64")
+
+    def train_batches(self, net, opt, data, order, gather, batch_size, first, stop, ws, stats):
+        """Run training steps first..stop-1 of this epoch; return how many were taken."""
+        return loop.train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, stats)
+
+    def evaluate(self, net, data, batch_size, ws, n_metrics):
+        """Loss and metric sums over data (from put_data), in batches."""
+        x, y = data
+        return loop.evaluate_batches(net, x, y, batch_size, ws, S_METRICS + n_metrics)
+
+    def predict(self, net, data, batch_size, ws, n_out):
+        """The network's outputs for data's samples (from put_data), as a host array."""
+        x = data[0]
+        result = empty((x.shape[0], n_out), x.dtype)
+        loop.predict_batches(net, x, batch_size, ws, result)
+        return result.copy_to_host()
+
+    def loss_value(self, loss, mode, y_pred, y_true):
+        """Mean loss of one batch (for calling a loss object directly)."""
+        out, y = to_device(y_pred), to_device(y_true)
+        status = to_device(np.zeros(size(S_METRICS)))
+        rows = y_pred.shape[0]
+        loss_forward_backward(loss, mode, out, y, out, False, rows, dummy("int64"), 0, False, 0,
+                              dummy("int64"), 0, status, STATS + S_LOSS)
+        return status.copy_to_host()[STATS + S_LOSS] / rows
