@@ -14,6 +14,11 @@ FLUSH_BELOW = 1e-30
 # layer reads batches in place and skips the zeros; denser inputs go to BLAS.
 SPARSE_INPUT_ZEROS = 0.5
 
+# Networks whose largest GEMM (batch * inputs * units multiply-adds) is below this run BLAS on
+# one thread (backends/cpu/blas.py): a second thread saves at most ~25% on such GEMMs when the
+# machine is idle but costs 5-10x when another process holds a core. MNIST at batch 128: 12.8M.
+BLAS_PARALLEL_MIN_MACS = 64_000_000
+
 # Options for every CPU kernel. error_model="numpy" lets divisions vectorise (1.8x).
 NJIT_OPTIONS = dict(cache=True, error_model="numpy", nogil=True)
 

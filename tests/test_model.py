@@ -270,3 +270,17 @@ def test_device_cpu_and_auto_without_gpu():
     assert model.device == "cpu"
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", device="auto")
     assert model.device in ("cpu", "cuda")
+
+
+def test_blas_threads_are_limited_for_small_gemms_and_restored():
+    from fastnn.backends.cpu import blas
+    controls = blas._controls()
+    assert controls, "SciPy's OpenBLAS thread control was not found"
+    before = [get() for get, _ in controls]
+    with blas.limited(blas.threads_for(32 * 784 * 128)):
+        assert [get() for get, _ in controls] == [1] * len(controls)
+    assert [get() for get, _ in controls] == before
+    assert blas.threads_for(10**9) is None
+    x, y = data()
+    small_model().fit(x, y, epochs=1, verbose=0)
+    assert [get() for get, _ in controls] == before

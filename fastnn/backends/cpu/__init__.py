@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from ..codes import P_OFF, P_OUT, S_METRICS
+from ..codes import DENSE, P_IN, P_KIND, P_OFF, P_OUT, S_METRICS
 from ... import config
-from . import loop, random
+from . import blas, loop, random
 from .dense import nonzero_index
 from .losses import loss_forward_backward
 
@@ -13,6 +13,12 @@ def sparse_enough(x):
     """True when at least config.SPARSE_INPUT_ZEROS of x's entries (sampled rows) are zero."""
     sample = x[:: max(1, len(x) // 1000)]
     return sample.size > 0 and np.count_nonzero(sample) <= (1 - config.SPARSE_INPUT_ZEROS) * sample.size
+
+
+def _blas_threads(plan, batch_size):
+    """BLAS threads for this network's GEMMs at this batch size (see blas.py)."""
+    dense = plan[plan[:, P_KIND] == DENSE]
+    return blas.threads_for(batch_size * int((dense[:, P_IN] * dense[:, P_OUT]).max(initial=0)))
 
 
 class CpuBackend:
@@ -59,22 +65,25 @@ class CpuBackend:
 
     def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats):
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
-        return loop.train_batches(net.plan, net.fplan, net.params, net.grads, opt.slots, opt.code,
+        with blas.limited(_blas_threads(net.plan, batch_size)):
+            return loop.train_batches(net.plan, net.fplan, net.params, net.grads, opt.slots, opt.code,
                                   opt.hyper, float(opt.iterations), net.loss, net.mode, net.metrics,
                                   data, order, shuffled, batch_size, first, stop, ws, stats)
 
     def evaluate(self, net, data, batch_size, ws, n_metrics):
         """Loss and metric sums over data (from put_data), in batches."""
         stats = np.zeros(S_METRICS + n_metrics)
-        loop.evaluate_batches(net.plan, net.fplan, net.params, net.loss, net.mode, net.metrics,
-                              data, batch_size, ws, stats)
+        with blas.limited(_blas_threads(net.plan, batch_size)):
+            loop.evaluate_batches(net.plan, net.fplan, net.params, net.loss, net.mode, net.metrics,
+                                  data, batch_size, ws, stats)
         return stats
 
     def predict(self, net, data, batch_size, ws, n_out):
         """The network's outputs for data's samples (from put_data)."""
         x = data[0]
         result = np.empty((x.shape[0], n_out), x.dtype)
-        loop.predict_batches(net.plan, net.fplan, net.params, data, batch_size, ws, result)
+        with blas.limited(_blas_threads(net.plan, batch_size)):
+            loop.predict_batches(net.plan, net.fplan, net.params, data, batch_size, ws, result)
         return result
 
     def loss_value(self, loss, mode, y_pred, y_true):

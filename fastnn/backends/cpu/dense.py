@@ -40,7 +40,7 @@ def dense_backward(x, w, y, act, g, dw, db, has_bias, dx, want_dx):
 
 @njit
 def nonzero_index(x):
-    """CSR column indices of x's nonzero entries: (indptr (n+1,), indices int16/int32)."""
+    """CSR column indices of x's nonzero entries: (indptr (n+1,), indices int32)."""
     n, d = x.shape
     zero = x.dtype.type(0)
     indptr = np.zeros(n + 1, np.int64)
@@ -49,14 +49,13 @@ def nonzero_index(x):
         for p in range(d):
             k += x[r, p] != zero
         indptr[r + 1] = indptr[r] + k
-    indices = np.empty(indptr[n], np.int32)
+    indices = np.empty(indptr[n] + 1, np.int32)  # one spare slot: the fill below writes before it tests
     for r in range(n):
         k = indptr[r]
-        for p in range(d):
-            if x[r, p] != zero:
-                indices[k] = p
-                k += 1
-    return indptr, indices
+        for p in range(d):  # branch-free compaction: write every p, advance only past nonzeros
+            indices[k] = p
+            k += x[r, p] != zero
+    return indptr, indices[:indptr[n]]
 
 
 @njit
