@@ -1,41 +1,31 @@
 """Whole models on device="cuda" against the same models on the CPU: fit, evaluate, predict, move.
 
-Runs on a real GPU when there is one, else under Numba's CUDA simulator (set below, before
-anything imports numba.cuda). Networks and data are tiny: the simulator runs every GPU
-thread as a Python thread.
+Runs on a real GPU when there is one, else under Numba's CUDA simulator (tests/cuda_support.py).
+Networks and data are tiny: the simulator runs every GPU thread as a Python thread.
 """
 
 import os
+import pathlib
+import subprocess
+import sys
 
-os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
-import numba.core.config  # noqa: E402
+import numpy as np
+import pytest
+from cuda_support import SIMULATOR_WARNINGS, require_device
 
-numba.core.config.reload_config()  # numba read its environment at import: make it see the line above
+import fastnn as fnn
+from fastnn import layers
+from fastnn.backends import codes, cuda_api
+from fastnn.backends.cpu import CpuBackend
+from fastnn.backends.cpu.losses import LOGITS, PROBS
 
-import pathlib  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import fastnn as fnn  # noqa: E402
-from fastnn import layers  # noqa: E402
-from fastnn.backends import codes, cuda_api  # noqa: E402
-from fastnn.backends.cpu import CpuBackend  # noqa: E402
-from fastnn.backends.cpu.losses import LOGITS, PROBS  # noqa: E402
-
-if not (cuda_api.simulated() or cuda_api.real_gpu()):
-    pytest.skip("neither a CUDA GPU nor the CUDA simulator is available", allow_module_level=True)
+require_device()
 try:
     from fastnn.backends.cuda import CudaBackend, device
 except RuntimeError as exc:  # numba-cuda not installed
     pytest.skip(str(exc), allow_module_level=True)
 
-# Simulator artifacts: numba.cuda.random's host-side state setup falls back to object mode, and
-# uint64 / float32 numpy scalars standing in for device registers warn when they wrap or overflow.
-pytestmark = [pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaWarning"),
-              pytest.mark.filterwarnings("ignore:overflow encountered in scalar:RuntimeWarning")]
+pytestmark = SIMULATOR_WARNINGS
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(11)

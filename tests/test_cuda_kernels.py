@@ -1,39 +1,28 @@
 """Every CUDA kernel against its CPU twin, on small shapes that do not divide the tile size.
 
-Runs on a real GPU when there is one, else under Numba's CUDA simulator (set below, before
-anything imports numba.cuda). Buffers hold more rows than the launch's `rows`, and the tests
-check the extra rows stay untouched.
+Runs on a real GPU when there is one, else under Numba's CUDA simulator (tests/cuda_support.py).
+Buffers hold more rows than the launch's `rows`, and the tests check the extra rows stay untouched.
 """
 
-import os
+import numpy as np
+import pytest
+from cuda_support import SIMULATOR_WARNINGS, require_device
 
-os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
-import numba.core.config  # noqa: E402
+from fastnn.backends import codes
+from fastnn.backends.cpu import activations as cpu_act
+from fastnn.backends.cpu import dense as cpu_dense
+from fastnn.backends.cpu import loop as cpu_loop
+from fastnn.backends.cpu import losses as cpu_losses
+from fastnn.backends.cpu import metrics as cpu_metrics
+from fastnn.backends.cpu import optimizers as cpu_opt
 
-numba.core.config.reload_config()  # numba read its environment at import: make it see the line above
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from fastnn.backends import codes, cuda_api  # noqa: E402
-from fastnn.backends.cpu import activations as cpu_act  # noqa: E402
-from fastnn.backends.cpu import dense as cpu_dense  # noqa: E402
-from fastnn.backends.cpu import loop as cpu_loop  # noqa: E402
-from fastnn.backends.cpu import losses as cpu_losses  # noqa: E402
-from fastnn.backends.cpu import metrics as cpu_metrics  # noqa: E402
-from fastnn.backends.cpu import optimizers as cpu_opt  # noqa: E402
-
-if not (cuda_api.simulated() or cuda_api.real_gpu()):
-    pytest.skip("neither a CUDA GPU nor the CUDA simulator is available", allow_module_level=True)
+require_device()
 try:
     from fastnn.backends.cuda import activations, dense, device, loop, losses, optimizers, random, status
 except RuntimeError as exc:  # numba-cuda not installed
     pytest.skip(str(exc), allow_module_level=True)
 
-# Simulator artifacts: numba.cuda.random's host-side state setup falls back to object mode, and
-# uint64 / float32 numpy scalars standing in for device registers warn when they wrap or overflow.
-pytestmark = [pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaWarning"),
-              pytest.mark.filterwarnings("ignore:overflow encountered in scalar:RuntimeWarning")]
+pytestmark = SIMULATOR_WARNINGS
 
 ACTS = (codes.LINEAR, codes.SIGMOID, codes.RELU, codes.TANH, codes.SOFTMAX, codes.LEAKY_RELU, codes.ELU,
         codes.SOFTPLUS)

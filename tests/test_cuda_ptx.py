@@ -7,23 +7,18 @@ nvidia-cuda-nvrtc-cu12 and nvidia-cuda-nvcc-cu12 wheels) but no GPU, and is skip
 """
 
 import os
+import pathlib
+import pickle
+import subprocess
+import sys
 
-os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
-import numba.core.config  # noqa: E402
+import numpy as np
+import pytest
+from cuda_support import SIMULATOR_WARNINGS
 
-numba.core.config.reload_config()  # numba read its environment at import: make it see the line above
-
-import pathlib  # noqa: E402
-import pickle  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import fastnn as fnn  # noqa: E402
-from fastnn import layers  # noqa: E402
-from fastnn.backends import cuda_api  # noqa: E402
+import fastnn as fnn
+from fastnn import layers
+from fastnn.backends import cuda_api
 
 if not cuda_api.simulated():
     pytest.skip("on a real GPU every other CUDA test compiles its kernels", allow_module_level=True)
@@ -35,8 +30,7 @@ try:
 except Exception as exc:  # no numba-cuda, or no NVRTC / NVVM to compile with
     pytest.skip(f"cannot compile PTX here: {exc}", allow_module_level=True)
 
-pytestmark = [pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaWarning"),
-              pytest.mark.filterwarnings("ignore:overflow encountered in scalar:RuntimeWarning")]
+pytestmark = SIMULATOR_WARNINGS
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 KERNEL_MODULES = ("activations", "dense", "device", "losses", "loop", "optimizers", "random")

@@ -24,5 +24,5 @@ def test_the_two_commands_match_ci():
     text = README.read_text()
     ci = (README.parent / ".ci" / "run").read_text()
     assert "python -m fastnn.examples.mnist" in text
-    assert 'pip install -e ".[test,cuda]"' in text and 'pip install --quiet -e ".[test,cuda]"' in ci
+    assert 'pip install -e ".[test,cuda,plot]"' in text and 'pip install --quiet -e ".[test,cuda,plot]"' in ci
     assert "-m pytest" in text and "-m pytest" in ci
