@@ -8,7 +8,8 @@ import pytest
 import fastnn as fnn
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-os.environ.setdefault("FASTNN_DATA_DIR", str(REPO.parent / "shared" / "datasets"))
+# absolute, so tests that change directory (README snippets) still find the data
+os.environ["FASTNN_DATA_DIR"] = os.path.abspath(os.environ.get("FASTNN_DATA_DIR", REPO.parent / "shared" / "datasets"))
 
 
 @pytest.fixture(autouse=True)

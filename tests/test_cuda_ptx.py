@@ -12,6 +12,7 @@ import pickle
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 from cuda_support import SIMULATOR_WARNINGS
