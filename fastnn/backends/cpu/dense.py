@@ -92,11 +92,15 @@ def dense_forward_csr(x, rows, indptr, indices, w, b, has_bias, act, out):
 
 @njit
 def dense_backward_csr(x, rows, indptr, indices, y, act, g, dw, db, has_bias):
-    """Backward of dense_forward_csr: g <- dL/dz, dw = x[rows]^T g over nonzero inputs, db = sum g."""
+    """Backward of dense_forward_csr: g <- dL/dz, dw = x[rows]^T g over nonzero inputs, db = sum g.
+
+    A row of dw is zeroed when the batch first touches it (while it is hot in cache), and the
+    rows no sample touches are zeroed at the end, instead of clearing all of dw up front.
+    """
     activation_backward(act, y, g)
     zero = dw.dtype.type(0)
-    dw[:] = zero
     n = g.shape[1]
+    touched = np.zeros(dw.shape[0], np.bool_)
     for s in range(rows.size):
         r = rows[s]
         xr = x[r]
@@ -104,8 +108,16 @@ def dense_backward_csr(x, rows, indptr, indices, y, act, g, dw, db, has_bias):
         for q in range(indptr[r], indptr[r + 1]):
             p = indices[q]
             v, dwp = xr[p], dw[p]
-            for j in range(n):
-                dwp[j] += v * gs[j]
+            if not touched[p]:
+                touched[p] = True
+                for j in range(n):
+                    dwp[j] = v * gs[j]
+            else:
+                for j in range(n):
+                    dwp[j] += v * gs[j]
+    for p in range(dw.shape[0]):
+        if not touched[p]:
+            dw[p] = zero
     if has_bias:
         db[:] = zero
         for s in range(g.shape[0]):
