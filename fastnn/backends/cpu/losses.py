@@ -8,8 +8,7 @@ Definitions follow Keras 3: mean over the batch, and over outputs for mse/mae/hi
 
 import numpy as np
 
-from ..codes import BCE, CCE, HINGE, MAE, MSE, SCCE
-from .activations import softmax_rows
+from ..codes import BCE, HINGE, MAE, MSE, SCCE
 from .jit import njit
 
 PROBS, LOGITS, FUSED = 0, 1, 2
