@@ -29,6 +29,13 @@ def check_float(name, value, low=None, high=None, low_open=False, high_open=Fals
     return value
 
 
+def check_bool(name, value):
+    """value as bool; numbers and strings are refused (from_logits="no" must not mean True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Expected {name} to be True or False. Received: {name}={value!r}")
+    return bool(value)
+
+
 def check_nonnegative(name, value):
     """A finite float >= 0."""
     return check_float(name, value, low=0.0)

@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 
+from ._checks import check_bool
+
 
 class Callback:
     """Base class: override the hooks you need; `self.model` and `self.params` are set by fit."""
@@ -288,12 +290,10 @@ class ModelCheckpoint(Callback):
             raise TypeError(f"Expected monitor to be a log name such as 'val_loss'. Received: monitor={monitor!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"Expected mode to be 'auto', 'min' or 'max'. Received: mode={mode!r}")
-        for name, flag in (("save_best_only", save_best_only), ("save_weights_only", save_weights_only)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"Expected {name} to be True or False. Received: {name}={flag!r}")
+        self.save_best_only = check_bool("save_best_only", save_best_only)
+        self.save_weights_only = check_bool("save_weights_only", save_weights_only)
         self.filepath = os.fspath(filepath)
         self.monitor, self.verbose = monitor, verbose
-        self.save_best_only, self.save_weights_only = bool(save_best_only), bool(save_weights_only)
         maximize = mode == "max" or (mode == "auto" and ("acc" in monitor or monitor.startswith("fmeasure")))
         self.monitor_op = np.greater if maximize else np.less
         self.best = -np.inf if maximize else np.inf

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import activations as activations_mod
 from . import config, initializers, regularizers
-from ._checks import check_float, check_int
+from ._checks import check_bool, check_float, check_int
 from ._params import ParamStore
 from .backends import codes
 
@@ -173,9 +173,7 @@ class Dense(Layer):
         super().__init__(name=name, input_shape=input_shape)
         self.units = check_int("units", units, minimum=1)
         self.activation = activations_mod.get(activation)
-        if not isinstance(use_bias, (bool, np.bool_)):
-            raise TypeError(f"Expected use_bias to be True or False. Received: use_bias={use_bias!r}")
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

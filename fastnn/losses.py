@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from ._checks import check_bool
 from ._registry import lookup
+from .data import as_numeric
 from .backends import codes
 
 
@@ -81,7 +83,7 @@ class BinaryCrossentropy(Loss):
     code, name = codes.BCE, "binary_crossentropy"
 
     def __init__(self, from_logits=False):
-        self.from_logits = _check_bool("from_logits", from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def check_range(self, y, argname):
         _within(y, 0, 1, self.name, argname)
@@ -93,7 +95,7 @@ class CategoricalCrossentropy(Loss):
     code, name = codes.CCE, "categorical_crossentropy"
 
     def __init__(self, from_logits=False):
-        self.from_logits = _check_bool("from_logits", from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def check_range(self, y, argname):
         _within(y, 0, 1, self.name, argname)
@@ -105,7 +107,7 @@ class SparseCategoricalCrossentropy(Loss):
     code, name = codes.SCCE, "sparse_categorical_crossentropy"
 
     def __init__(self, from_logits=False):
-        self.from_logits = _check_bool("from_logits", from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def targets(self, y, units, dtype, argname="y"):
         y = _numeric(y, argname)
@@ -123,9 +125,7 @@ class SparseCategoricalCrossentropy(Loss):
 
 def _numeric(y, argname):
     """y as a numeric NumPy array with only finite values."""
-    y = np.asarray(y)
-    if y.dtype.kind not in "biuf":
-        raise TypeError(f"Expected {argname} to hold numbers. Received: dtype={y.dtype}")
+    y = as_numeric(y, argname)
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise ValueError(f"{argname} contains NaN or infinite values.")
     return y
@@ -138,12 +138,6 @@ def _finite_as(y, dtype, argname):
     if not np.isfinite(out).all():
         raise ValueError(f"{argname} contains NaN or infinite values (or values too large for {np.dtype(dtype).name}).")
     return out
-
-
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Expected {name} to be True or False. Received: {name}={value!r}")
-    return bool(value)
 
 
 def _within(y, low, high, name, argname):

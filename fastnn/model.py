@@ -15,7 +15,7 @@ from . import backends, config
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
-from ._checks import check_float, check_int
+from ._checks import check_bool, check_float, check_int
 from ._params import ParamStore
 from .backends import codes
 from .backends.cpu.losses import FUSED, LOGITS, PROBS
@@ -276,8 +276,7 @@ class Sequential:
         initial_epoch = check_int("initial_epoch", initial_epoch, minimum=0)
         verbose = _check_verbose(verbose)
         validation_split = check_float("validation_split", validation_split, 0.0, 1.0, high_open=True)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"Expected shuffle to be True or False. Received: shuffle={shuffle!r}")
+        shuffle = check_bool("shuffle", shuffle)
         callbacks = _check_callbacks(callbacks)
         x = self._inputs(x)
         self._check_loss_fits(self.loss, self.metrics_names)
@@ -289,7 +288,7 @@ class Sequential:
             (x, y), val = split_tail(x, y, validation_split)
         if val is not None:  # prepared once (on the device, indexed) for every epoch's evaluation
             val = self._backend.put_data(*val)
-        return self._fit_checked(x, y, val, batch_size, epochs, verbose, callbacks, bool(shuffle), initial_epoch)
+        return self._fit_checked(x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch)
 
     def _validation_pair(self, data):
         if not isinstance(data, (tuple, list)) or len(data) != 2:

@@ -6,7 +6,7 @@ buffer, and `iterations`, the number of updates applied. The backends hold the u
 
 import numpy as np
 
-from ._checks import check_float, check_nonnegative, check_positive
+from ._checks import check_bool, check_float, check_nonnegative, check_positive
 from ._registry import lookup
 from .backends import codes
 
@@ -55,9 +55,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
         self.momentum = check_float("momentum", momentum, 0.0, 1.0)
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"Expected nesterov to be True or False. Received: nesterov={nesterov!r}")
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool("nesterov", nesterov)
 
     def _hyper(self):
         return [self.learning_rate, self.momentum, float(self.nesterov)]

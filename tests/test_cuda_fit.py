@@ -231,9 +231,9 @@ def test_loss_value_matches_cpu(loss, mode, y):
 def test_initialize_on_the_device_draws_the_host_values():
     gpu, cpu = CudaBackend(), CpuBackend()
     out = gpu.from_host(np.zeros(7, np.float32))
-    gpu.seed(3)
+    fnn.utils.set_random_seed(3)
     gpu.initialize(out, codes.INIT_UNIFORM, 0.5)
     want = np.zeros(7, np.float32)
-    cpu.seed(3)
+    fnn.utils.set_random_seed(3)
     cpu.initialize(want, codes.INIT_UNIFORM, 0.5)
     np.testing.assert_array_equal(gpu.to_host(out), want)

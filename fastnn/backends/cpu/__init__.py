@@ -26,9 +26,6 @@ class CpuBackend:
 
     name = "cpu"
 
-    def seed(self, n):
-        random.seed(n)
-
     def initialize(self, out, kind, scale):
         """Fill a flat parameter region with one initializer."""
         random.initialize(out, kind, scale)

@@ -37,10 +37,6 @@ class CudaBackend:
     def __init__(self):
         _check_usable()
 
-    def seed(self, n):
-        """Seed the host generator that draws initial weights, epoch orders and dropout seeds."""
-        cpu_random.seed(n)
-
     def initialize(self, out, kind, scale):
         """Fill a flat parameter region with one initializer (drawn on the host: same seed, same weights)."""
         if not _on_device(out):
