@@ -21,6 +21,7 @@ from importlib import metadata
 
 EPOCHS = [((784, 128, 10), 32), ((784, 128, 10), 128), ((784, 128, 10), 1024),
           ((784, 512, 512, 10), 128), ((784, 1024, 10), 128)]
+RUNNING_EPOCHS = [((784, 128, 10), 32), ((784, 128, 10), 128)]  # fastnn: an epoch inside a running fit
 PREDICT_BATCHES = (32, 1024)
 MARKER = "<!-- generated above by benchmarks/compare.py; hand-written notes below are kept -->\n"
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -52,7 +53,11 @@ def chosen_impls(names):
 
 
 def interleaved(fns, repeats):
-    """Median seconds per implementation: one warm-up each, then `repeats` rounds in rotating order."""
+    """Median seconds per implementation: one warm-up each, then `repeats` rounds in rotating order.
+
+    A call's wall time counts, unless it returns workloads.Measured seconds of its own.
+    """
+    from benchmarks.workloads import Measured
     for fn in fns.values():
         fn()
     names = list(fns)
@@ -60,8 +65,8 @@ def interleaved(fns, repeats):
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t0)
+            result = fns[name]()
+            times[name].append(result if isinstance(result, Measured) else time.perf_counter() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -73,6 +78,11 @@ def timed_rows(impls, args, train, test):
     for widths, batch in EPOCHS:
         label = f"epoch {'-'.join(map(str, widths))}, batch {batch} (s)"
         fns = {impl: workloads.epoch_fn(impl, widths, x, y, batch) for impl in impls}
+        rows.append((label, widths, len(x), interleaved(fns, args.repeats)))
+        print(f"  {label}: done", file=sys.stderr, flush=True)
+    for widths, batch in RUNNING_EPOCHS:
+        label = f"epoch inside a running fit, {'-'.join(map(str, widths))}, batch {batch} (s)"
+        fns = {impl: workloads.running_epoch_fn(impl, widths, x, y, batch) for impl in impls}
         rows.append((label, widths, len(x), interleaved(fns, args.repeats)))
         print(f"  {label}: done", file=sys.stderr, flush=True)
     for batch in PREDICT_BATCHES:

@@ -302,7 +302,7 @@ class Sequential:
         net = self._network()
         cap = min(batch_size, len(x))
         ws = self._backend.workspace(self.plan, cap, x.shape[1], y.shape[1], self.dtype)
-        data = self._backend.put_data(x, y)
+        data = self._backend.put_data(x, y, train_batch=batch_size)
         steps = math.ceil(len(x) / cap)
         history = History()
         progbar = ProgbarLogger(verbose) if verbose else None

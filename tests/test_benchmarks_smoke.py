@@ -35,6 +35,14 @@ def test_epoch_fn_trains(tiny, impl):
     assert all(np.array_equal(a, b) for a, b in zip(before, after))  # same seed: same start
 
 
+def test_running_epoch_fn_reports_fastnn_second_epoch(tiny):
+    x, y = tiny
+    run = workloads.running_epoch_fn("fastnn", WIDTHS, x, y, batch_size=16)
+    seconds = run()
+    assert isinstance(seconds, workloads.Measured) and 0 < seconds < 60
+    assert not isinstance(workloads.running_epoch_fn("numpy", WIDTHS, x, y, batch_size=16)(), workloads.Measured)
+
+
 def test_epoch_fn_changes_weights(tiny):
     x, y = tiny
     net = workloads.numpy_network(WIDTHS)
@@ -91,6 +99,7 @@ def test_compare_prints_a_table(capsys):
     assert compare.main(argv) == 0
     out = capsys.readouterr().out
     assert "| epoch 784-128-10, batch 32 (s) |" in out and "numpy / fastnn" in out
+    assert "| epoch inside a running fit, 784-128-10, batch 128 (s) |" in out
     assert "Skipped (not importable or not asked for): nothing" in out
 
 
@@ -105,6 +114,8 @@ def test_interleaved_times_every_implementation():
     calls = []
     result = compare.interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=2)
     assert set(result) == {"a", "b"} and calls == ["a", "b", "a", "b", "b", "a"]
+    measured = compare.interleaved({"a": lambda: workloads.Measured(7.0)}, repeats=3)
+    assert measured == {"a": 7.0}
 
 
 @pytest.mark.skipif(os.environ.get("FASTNN_SMOKE_OPPONENTS") != "1",

@@ -9,16 +9,26 @@ from .dense import nonzero_index
 from .losses import loss_forward_backward
 
 
-def sparse_enough(x):
-    """True when at least config.SPARSE_INPUT_ZEROS of x's entries (sampled rows) are zero."""
+def nonzero_share(x):
+    """Share of x's entries that are nonzero, estimated on about 1000 evenly spaced rows."""
     sample = x[:: max(1, len(x) // 1000)]
-    return sample.size > 0 and np.count_nonzero(sample) <= (1 - config.SPARSE_INPUT_ZEROS) * sample.size
+    return np.count_nonzero(sample) / sample.size if sample.size else 1.0
 
 
-def _blas_threads(plan, batch_size):
-    """BLAS threads for this network's GEMMs at this batch size (see blas.py)."""
-    dense = plan[plan[:, P_KIND] == DENSE]
-    return blas.threads_for(batch_size * int((dense[:, P_IN] * dense[:, P_OUT]).max(initial=0)))
+def sparse_enough(share):
+    """True when a nonzero share this small makes the CSR first-layer kernels worth it."""
+    return share <= 1 - config.SPARSE_INPUT_ZEROS
+
+
+def _blas_threads(plan, batch_size, data):
+    """BLAS threads for the GEMMs this network sends to BLAS at this batch size (see blas.py).
+
+    A first layer reading CSR-indexed inputs runs fastnn's sparse kernel instead, so it does not count.
+    """
+    gemms = plan[:, P_KIND] == DENSE
+    if data[2].size and len(plan):
+        gemms[0] = False
+    return blas.threads_for(batch_size * int((plan[gemms, P_IN] * plan[gemms, P_OUT]).max(initial=0)))
 
 
 class CpuBackend:
@@ -40,10 +50,15 @@ class CpuBackend:
         """Overwrite an array in place (compiled networks keep referring to it)."""
         target[:] = host
 
-    def put_data(self, x, y):
-        """(x, y, indptr, indices): mostly-zero x also gets a CSR index so the first layer skips zeros."""
-        if sparse_enough(x):
-            indptr, indices = nonzero_index(x)
+    def put_data(self, x, y, train_batch=None):
+        """(x, y, indptr, indices): mostly-zero x also gets a CSR index so the first layer skips zeros.
+
+        train_batch is the batch size when x is to be trained on (None: evaluated or predicted
+        only): training batches of config.SPARSE_INPUT_MAX_BATCH or more go to BLAS instead.
+        """
+        share = nonzero_share(x)
+        if (train_batch or 0) < config.SPARSE_INPUT_MAX_BATCH and sparse_enough(share):
+            indptr, indices = nonzero_index(x, int(1.05 * share * x.size))
         else:
             indptr, indices = np.zeros(0, np.int64), np.zeros(0, np.int32)
         return x, y, indptr, indices
@@ -62,7 +77,7 @@ class CpuBackend:
 
     def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats):
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
-        with blas.limited(_blas_threads(net.plan, batch_size)):
+        with blas.limited(_blas_threads(net.plan, batch_size, data)):
             return loop.train_batches(net.plan, net.fplan, net.params, net.grads, opt.slots, opt.code,
                                   opt.hyper, float(opt.iterations), net.loss, net.mode, net.metrics,
                                   data, order, shuffled, batch_size, first, stop, ws, stats)
@@ -70,7 +85,7 @@ class CpuBackend:
     def evaluate(self, net, data, batch_size, ws, n_metrics):
         """Loss and metric sums over data (from put_data), in batches."""
         stats = np.zeros(S_METRICS + n_metrics)
-        with blas.limited(_blas_threads(net.plan, batch_size)):
+        with blas.limited(_blas_threads(net.plan, batch_size, data)):
             loop.evaluate_batches(net.plan, net.fplan, net.params, net.loss, net.mode, net.metrics,
                                   data, batch_size, ws, stats)
         return stats
@@ -79,7 +94,7 @@ class CpuBackend:
         """The network's outputs for data's samples (from put_data)."""
         x = data[0]
         result = np.empty((x.shape[0], n_out), x.dtype)
-        with blas.limited(_blas_threads(net.plan, batch_size)):
+        with blas.limited(_blas_threads(net.plan, batch_size, data)):
             loop.predict_batches(net.plan, net.fplan, net.params, data, batch_size, ws, result)
         return result
 

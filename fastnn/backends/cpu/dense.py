@@ -39,23 +39,27 @@ def dense_backward(x, w, y, act, g, dw, db, has_bias, dx, want_dx):
 
 
 @njit
-def nonzero_index(x):
-    """CSR column indices of x's nonzero entries: (indptr (n+1,), indices int32)."""
+def nonzero_index(x, capacity):
+    """CSR column indices of x's nonzero entries: (indptr (n+1,), indices int32), in one pass.
+
+    `capacity` is a guess of the count (see put_data); the index array grows by half when short.
+    """
     n, d = x.shape
     zero = x.dtype.type(0)
     indptr = np.zeros(n + 1, np.int64)
+    indices = np.empty(max(capacity, d), np.int32)
+    k = 0
     for r in range(n):
-        k = 0
-        for p in range(d):
-            k += x[r, p] != zero
-        indptr[r + 1] = indptr[r] + k
-    indices = np.empty(indptr[n] + 1, np.int32)  # one spare slot: the fill below writes before it tests
-    for r in range(n):
-        k = indptr[r]
+        if k + d > indices.size:  # the fill below may write up to d slots before it tests
+            grown = np.empty(max(k + d, indices.size + indices.size // 2), np.int32)
+            grown[:k] = indices[:k]
+            indices = grown
+        xr = x[r]
         for p in range(d):  # branch-free compaction: write every p, advance only past nonzeros
             indices[k] = p
-            k += x[r, p] != zero
-    return indptr, indices[:indptr[n]]
+            k += xr[p] != zero
+        indptr[r + 1] = k
+    return indptr, indices[:k] if 8 * k >= 7 * indices.size else indices[:k].copy()  # no large unused tail
 
 
 @njit

@@ -56,8 +56,8 @@ class CudaBackend:
         """Overwrite a device array in place (compiled networks keep referring to it)."""
         target.copy_to_device(np.ascontiguousarray(host, dtype=target.dtype))
 
-    def put_data(self, x, y):
-        """The training arrays on the device: copied once per fit."""
+    def put_data(self, x, y, train_batch=None):
+        """The arrays on the device, copied once per fit/evaluate/predict (train_batch: see the CPU twin)."""
         return to_device(x), to_device(y)
 
     def workspace(self, plan, cap, n_features, n_targets, dtype):

@@ -1,0 +1,68 @@
+"""CPU kernels checked directly against NumPy on small shapes."""
+
+import numpy as np
+import pytest
+
+from fastnn.backends.cpu.dense import nonzero_index
+from fastnn.data import all_finite
+
+
+@pytest.mark.parametrize("capacity", [0, 5, 10_000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nonzero_index_is_the_csr_of_the_nonzeros(capacity, dtype):
+    """Same rows and columns as np.nonzero, whether the capacity guess is short, tiny or generous."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 13)).astype(dtype)
+    x[rng.random(x.shape) < 0.7] = 0
+    x[5] = 0  # an all-zero row
+    x[6] = 1  # an all-nonzero row
+    indptr, indices = nonzero_index(x, capacity)
+    rows, cols = np.nonzero(x)
+    np.testing.assert_array_equal(indptr, np.concatenate([[0], np.cumsum(np.count_nonzero(x, axis=1))]))
+    np.testing.assert_array_equal(indices, cols)
+    assert indices.dtype == np.int32
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_all_finite_finds_one_bad_entry(bad):
+    x = np.ones((50, 7), np.float32)
+    assert all_finite(x)
+    x[31, 4] = bad
+    assert not all_finite(x)
+
+
+def test_all_finite_accepts_finite_values_whose_sum_overflows():
+    x = np.full((4, 3), np.finfo(np.float32).max, np.float32)
+    assert all_finite(x)
+
+
+def test_put_data_indexes_mostly_zero_inputs_below_the_batch_limit():
+    from fastnn import config
+    from fastnn.backends.cpu import CpuBackend
+    rng = np.random.default_rng(4)
+    sparse = rng.normal(size=(30, 9)) * (rng.random((30, 9)) < 0.2)
+    y = np.zeros((30, 1))
+    backend = CpuBackend()
+    assert backend.put_data(sparse, y)[2].size == 31
+    assert backend.put_data(sparse, y, train_batch=32)[2].size == 31
+    assert backend.put_data(sparse, y, train_batch=config.SPARSE_INPUT_MAX_BATCH)[2].size == 0
+    assert backend.put_data(rng.normal(size=(30, 9)), y, train_batch=32)[2].size == 0
+
+
+def test_csr_and_blas_first_layers_train_the_same():
+    """Training batch sizes on both sides of SPARSE_INPUT_MAX_BATCH take the two first-layer paths."""
+    import fastnn as fnn
+    from fastnn import config, layers
+    rng = np.random.default_rng(5)
+    n = config.SPARSE_INPUT_MAX_BATCH
+    x, y = rng.random((n, 20)) * (rng.random((n, 20)) < 0.2), rng.integers(0, 3, n)
+    weights = []
+    for batch_size in (n - 1, n):  # one step over the same n - 1 samples: CSR, then BLAS
+        fnn.utils.set_random_seed(0)
+        model = fnn.Sequential([layers.Dense(6, activation="relu", input_shape=(20,)),
+                                layers.Dense(3, activation="softmax")], dtype="float64")
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(x[:n - 1], y[:n - 1], batch_size=batch_size, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
