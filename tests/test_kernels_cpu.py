@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fastnn.backends.cpu.dense import nonzero_index
+from fastnn.backends.cpu import nonzero_index
 from fastnn.data import all_finite
 
 

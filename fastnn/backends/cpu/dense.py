@@ -39,27 +39,24 @@ def dense_backward(x, w, y, act, g, dw, db, has_bias, dx, want_dx):
 
 
 @njit
-def nonzero_index(x, capacity):
-    """CSR column indices of x's nonzero entries: (indptr (n+1,), indices int32), in one pass.
+def nonzero_index_into(x, first, indptr, indices):
+    """Fill the CSR index of x's nonzeros (indptr (n+1,), column indices) from row `first` on.
 
-    `capacity` is a guess of the count (see put_data); the index array grows by half when short.
+    Returns the first row that did not fit in `indices` (x.shape[0] when all did): the caller,
+    which allocates (see cpu/__init__.py), grows the array and calls again from there.
     """
     n, d = x.shape
     zero = x.dtype.type(0)
-    indptr = np.zeros(n + 1, np.int64)
-    indices = np.empty(max(capacity, d), np.int32)
-    k = 0
-    for r in range(n):
+    k = indptr[first]
+    for r in range(first, n):
         if k + d > indices.size:  # the fill below may write up to d slots before it tests
-            grown = np.empty(max(k + d, indices.size + indices.size // 2), np.int32)
-            grown[:k] = indices[:k]
-            indices = grown
+            return r
         xr = x[r]
         for p in range(d):  # branch-free compaction: write every p, advance only past nonzeros
             indices[k] = p
             k += xr[p] != zero
         indptr[r + 1] = k
-    return indptr, indices[:k] if 8 * k >= 7 * indices.size else indices[:k].copy()  # no large unused tail
+    return n
 
 
 @njit
