@@ -36,17 +36,36 @@ def test_all_finite_accepts_finite_values_whose_sum_overflows():
     assert all_finite(x)
 
 
-def test_put_data_indexes_mostly_zero_inputs_below_the_batch_limit():
+def test_put_data_indexes_mostly_zero_inputs_for_training_below_the_batch_limit():
     from fastnn import config
-    from fastnn.backends.cpu import CpuBackend
+    from fastnn.backends.cpu import CpuBackend, _index_batches
     rng = np.random.default_rng(4)
     sparse = rng.normal(size=(30, 9)) * (rng.random((30, 9)) < 0.2)
+    dense = rng.normal(size=(30, 9))
     y = np.zeros((30, 1))
     backend = CpuBackend()
-    assert backend.put_data(sparse, y)[2].size == 31
     assert backend.put_data(sparse, y, train_batch=32)[2].size == 31
     assert backend.put_data(sparse, y, train_batch=config.SPARSE_INPUT_MAX_BATCH)[2].size == 0
-    assert backend.put_data(rng.normal(size=(30, 9)), y, train_batch=32)[2].size == 0
+    assert backend.put_data(dense, y, train_batch=32)[2].size == 0
+    # one pass (evaluate, predict): no index up front; mostly-zero samples are indexed batch by batch
+    assert backend.put_data(sparse, y)[2].size == 0
+    assert _index_batches(backend.put_data(sparse, y)) and not _index_batches(backend.put_data(dense, y))
+
+
+def test_predict_and_evaluate_index_each_batch_with_blas_results(monkeypatch):
+    import fastnn as fnn
+    from fastnn import config, layers
+    rng = np.random.default_rng(6)
+    x, y = rng.random((23, 20)) * (rng.random((23, 20)) < 0.2), rng.integers(0, 3, 23)
+    model = fnn.Sequential([layers.Dense(6, activation="relu", input_shape=(20,)),
+                            layers.Dense(3, activation="softmax")], dtype="float64")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    runs = []
+    for zeros in (config.SPARSE_INPUT_ZEROS, 1.01):  # per-batch CSR, then BLAS on every batch
+        monkeypatch.setattr(config, "SPARSE_INPUT_ZEROS", zeros)
+        runs.append((model.predict(x, batch_size=5), model.evaluate(x, y, batch_size=5, verbose=0)))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-12)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-12)
 
 
 def test_csr_and_blas_first_layers_train_the_same():

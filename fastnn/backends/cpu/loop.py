@@ -5,9 +5,11 @@ widths, activation, parameter offsets, buffer offset) and `fplan` (float: l1, l2
 rate). Parameters, gradients and optimizer state are flat buffers with the same layout, so
 one optimizer pass updates every weight. `data` is (x, y, indptr, indices): the samples as
 rows, and the CSR index of x's nonzeros when x is mostly zeros (else empty arrays), which
-lets the first Dense layer read each batch in place and skip the zeros. `ws` is the
-workspace allocated once per call site: (xb, yb, acts, masks, d0, d1) - the gathered batch,
-each layer's output and dropout mask (layer l at rows*P_OFF), and two ping-pong gradient buffers.
+lets the first Dense layer read each batch in place and skip the zeros (evaluation and
+prediction, one pass over x, index each batch as they go instead). `ws` is the workspace
+allocated once per call site: (xb, yb, acts, masks, d0, d1, indptr, indices) - the gathered
+batch, each layer's output and dropout mask (layer l at rows*P_OFF), two ping-pong gradient
+buffers, and room for one batch's CSR index.
 """
 
 import numpy as np
@@ -15,7 +17,7 @@ import numpy as np
 from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_ACT, P_B, P_IN, P_KIND,
                      P_OFF, P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
 from .activations import activation_backward, activation_forward
-from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr
+from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
 from .jit import njit
 from .losses import FUSED, loss_forward_backward
 from .metrics import metrics_into
@@ -209,31 +211,43 @@ def train_batches(plan, fplan, params, grads, slots, opt, hyper, step, loss, mod
 
 
 @njit
-def evaluate_batches(plan, fplan, params, loss, mode, metrics, data, batch_size, ws, stats):
-    """Loss and metric sums over the samples in batches, in inference mode (no dropout)."""
-    n = data[0].shape[0]
-    order = np.arange(n)
-    in_place = reads_in_place(plan, data)
-    penalty = penalty_of(plan, fplan, params)
-    for start in range(0, n, batch_size):
-        end = min(start + batch_size, n)
-        xs, ys = data[0][start:end], data[1][start:end]
-        out = forward(plan, fplan, params, xs, data, order[start:end], in_place, ws, batch_size, False,
-                      mode == FUSED)
-        b = end - start
-        value = loss_forward_backward(loss, mode, out, ys, view(ws[4], 0, b, out.shape[1]), False) / b + penalty
-        stats[S_LOSS] += value * b
-        stats[S_COUNT] += b
-        metrics_into(metrics, out, ys, stats, S_METRICS)
+def batch_part(data, start, end, index_batch, ws):
+    """Samples start..end-1 of data as a data tuple of their own, with their CSR index built now if asked."""
+    x, y = data[0][start:end], data[1][start:end]
+    if not index_batch:
+        return x, y, data[2][:0], data[3][:0]
+    indptr = ws[6][:end - start + 1]
+    indptr[0] = 0
+    nonzero_index_into(x, 0, indptr, ws[7])  # room for every entry: it always fits
+    return x, y, indptr, ws[7]
 
 
 @njit
-def predict_batches(plan, fplan, params, data, batch_size, ws, result):
-    """result[i] = the network's output for sample i, computed in batches."""
+def evaluate_batches(plan, fplan, params, loss, mode, metrics, data, batch_size, index_batches, ws, stats):
+    """Loss and metric sums over the samples in batches, in inference mode (no dropout)."""
     n = data[0].shape[0]
-    order = np.arange(n)
-    in_place = reads_in_place(plan, data)
+    rows = np.arange(batch_size)
+    penalty = penalty_of(plan, fplan, params)
+    in_place = index_batches and plan[0, P_KIND] == DENSE
     for start in range(0, n, batch_size):
         end = min(start + batch_size, n)
-        result[start:end] = forward(plan, fplan, params, data[0][start:end], data, order[start:end], in_place,
-                                    ws, batch_size, False, False)
+        b = end - start
+        part = batch_part(data, start, end, in_place, ws)
+        out = forward(plan, fplan, params, part[0], part, rows[:b], in_place, ws, batch_size, False, mode == FUSED)
+        value = loss_forward_backward(loss, mode, out, part[1], view(ws[4], 0, b, out.shape[1]), False) / b + penalty
+        stats[S_LOSS] += value * b
+        stats[S_COUNT] += b
+        metrics_into(metrics, out, part[1], stats, S_METRICS)
+
+
+@njit
+def predict_batches(plan, fplan, params, data, batch_size, index_batches, ws, result):
+    """result[i] = the network's output for sample i, computed in batches."""
+    n = data[0].shape[0]
+    rows = np.arange(batch_size)
+    in_place = index_batches and plan[0, P_KIND] == DENSE
+    for start in range(0, n, batch_size):
+        end = min(start + batch_size, n)
+        part = batch_part(data, start, end, in_place, ws)
+        result[start:end] = forward(plan, fplan, params, part[0], part, rows[:end - start], in_place, ws, batch_size,
+                                    False, False)
