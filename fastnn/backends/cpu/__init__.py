@@ -12,7 +12,7 @@ from .losses import loss_forward_backward
 def nonzero_share(x):
     """Share of x's entries that are nonzero, estimated on about 1000 evenly spaced rows."""
     sample = x[:: max(1, len(x) // 1000)]
-    return int((sample != 0).sum()) / sample.size if sample.size else 1.0  # 4x count_nonzero on strided rows
+    return int((sample != 0).sum()) / sample.size if sample.size else 1.0  # 4x faster than count_nonzero here
 
 
 def nonzero_index(x, capacity):
