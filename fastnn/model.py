@@ -301,7 +301,7 @@ class Sequential:
         self._ensure_optimizer_state()
         net = self._network()
         cap = min(batch_size, len(x))
-        ws = self._backend.workspace(self.plan, cap, x.shape[1], y.shape[1], self.dtype)
+        ws = self._backend.workspace(self.plan, cap, x.shape[1], y.shape[1], self.dtype, training=True)
         data = self._backend.put_data(x, y, train_batch=batch_size)
         steps = math.ceil(len(x) / cap)
         history = History()

@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from ..codes import DENSE, P_IN, P_KIND, P_OFF, P_OUT, S_METRICS
+from ..codes import DENSE, P_IN, P_KIND, P_OUT, S_METRICS
 from ... import config
 from . import blas, loop, random
 from .dense import nonzero_index_into
-from .losses import loss_forward_backward
+from .losses import batch_loss
 
 
 def nonzero_share(x):
@@ -24,12 +24,12 @@ def nonzero_index(x, capacity):
     """
     indptr = np.zeros(len(x) + 1, np.int64)
     indices = np.empty(max(capacity, x.shape[1]), np.int32)
-    row = nonzero_index_into(x, 0, indptr, indices)
+    row = nonzero_index_into(x, indptr, indices)
     while row < len(x):
         grown = np.empty(indices.size + indices.size // 2 + x.shape[1], np.int32)
         grown[:indptr[row]] = indices[:indptr[row]]
         indices = grown
-        row = nonzero_index_into(x, row, indptr, indices)
+        row += nonzero_index_into(x[row:], indptr[row:], indices)
     used = indices[:indptr[-1]]
     return indptr, used if 8 * used.size >= 7 * indices.size else used.copy()  # no large unused tail
 
@@ -87,42 +87,69 @@ class CpuBackend:
                 return (x, y) + nonzero_index(x, int(1.05 * share * x.size))
         return x, y, np.zeros(0, np.int64), np.zeros(0, np.int32)
 
-    def workspace(self, plan, cap, n_features, n_targets, dtype):
+    def workspace(self, plan, cap, n_features, n_targets, dtype, training=False):
         """Buffers for batches of at most cap rows: allocated once per fit/evaluate/predict."""
-        width = int((plan[:, P_OUT]).max()) if len(plan) else 0
-        total = int(plan[-1, P_OFF] + plan[-1, P_OUT])
-        widest = max(width, n_features)
-        return (np.empty((cap, n_features), dtype), np.empty((cap, n_targets), dtype),
-                np.empty(cap * total, dtype), np.empty(cap * total, dtype),
-                np.empty(cap * widest, dtype), np.empty(cap * widest, dtype),
-                np.empty(cap + 1, np.int64), np.empty(cap * n_features, np.int32))
+        layout = loop.work_layout(plan, cap, n_features, n_targets, loop.TRAIN if training else loop.PREDICT)
+        return Workspace(np.empty(layout[-1], dtype), layout, np.empty(2 * cap + 1, np.int64),
+                         np.empty(0, np.int32), cap * n_features)
 
     def epoch_order(self, n, shuffle):
         return random.shuffled_order(n, shuffle)
 
     def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats):
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
-        with blas.limited(_blas_threads(net.plan, batch_size, data[2].size > 0)):
-            return loop.train_batches(net.plan, net.fplan, net.params, net.grads, opt.slots, opt.code,
-                                  opt.hyper, float(opt.iterations), net.loss, net.mode, net.metrics,
-                                  data, order, shuffled, batch_size, first, stop, ws, stats)
+        csr = loop.WHOLE_INDEX if data[2].size and net.plan[0, P_KIND] == DENSE else loop.DENSE_INPUT
+        with blas.limited(_blas_threads(net.plan, batch_size, csr != loop.DENSE_INPUT)):
+            return _run(loop.TRAIN, net, opt.slots, opt.code, opt.hyper, float(opt.iterations), data, order,
+                        not shuffled, csr, batch_size, first, stop, ws, stats, _nothing(data[0].dtype, 2))
 
     def evaluate(self, net, data, batch_size, ws, n_metrics):
         """Loss and metric sums over data (from put_data), in batches."""
-        stats, index_batches = np.zeros(S_METRICS + n_metrics), _index_batches(data)
-        with blas.limited(_blas_threads(net.plan, batch_size, index_batches)):
-            loop.evaluate_batches(net.plan, net.fplan, net.params, net.loss, net.mode, net.metrics,
-                                  data, batch_size, index_batches, ws, stats)
+        stats = np.zeros(S_METRICS + n_metrics)
+        self._one_pass(loop.EVALUATE, net, data, batch_size, ws, stats, _nothing(data[0].dtype, 2))
         return stats
 
     def predict(self, net, data, batch_size, ws, n_out):
         """The network's outputs for data's samples (from put_data)."""
-        result, index_batches = np.empty((data[0].shape[0], n_out), data[0].dtype), _index_batches(data)
-        with blas.limited(_blas_threads(net.plan, batch_size, index_batches)):
-            loop.predict_batches(net.plan, net.fplan, net.params, data, batch_size, index_batches, ws, result)
+        result = np.empty((data[0].shape[0], n_out), data[0].dtype)
+        self._one_pass(loop.PREDICT, net, data, batch_size, ws, np.zeros(S_METRICS), result)
         return result
+
+    def _one_pass(self, task, net, data, batch_size, ws, stats, out):
+        """Evaluate or predict every sample once, in order, indexing mostly-zero batches as they go."""
+        index_batches = _index_batches(data) and net.plan[0, P_KIND] == DENSE
+        if index_batches and ws.bidx.size < ws.batch_entries:
+            ws.bidx = np.empty(ws.batch_entries, np.int32)
+        n, dtype = data[0].shape[0], data[0].dtype
+        steps = -(-n // batch_size)
+        with blas.limited(_blas_threads(net.plan, batch_size, index_batches)):
+            _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 1), 0.0, data, np.arange(n), True,
+                 loop.BATCH_INDEX if index_batches else loop.DENSE_INPUT, batch_size, 0, steps, ws, stats, out)
 
     def loss_value(self, loss, mode, y_pred, y_true):
         """Mean loss of one batch (for calling a loss object directly)."""
-        grad = np.empty_like(y_pred)
-        return loss_forward_backward(loss, mode, y_pred, y_true, grad, False) / y_pred.shape[0]
+        return batch_loss(loss, mode, y_pred, y_true) / y_pred.shape[0]
+
+
+class Workspace:
+    """The loop's buffers (see loop.py): the float work area and its layout, and room for one batch's CSR index."""
+
+    def __init__(self, work, layout, iwork, bidx, batch_entries):
+        self.work, self.layout, self.iwork, self.bidx, self.batch_entries = work, layout, iwork, bidx, batch_entries
+
+
+def _nothing(dtype, ndim):
+    """An empty array standing for an argument a task does not use (keeps the one signature of loop.run)."""
+    return np.empty((0,) * ndim, dtype)
+
+
+def _run(task, net, slots, opt_code, hyper, step, data, order, contiguous, csr, batch_size, first, stop, ws,
+         stats, out):
+    """Call loop.run with exactly the argument types it was compiled for."""
+    x, y, indptr, indices = data
+    done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step),
+                    int(net.loss), int(net.mode), net.metrics, x, y, indptr, indices, order, int(contiguous),
+                    csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx, stats, out)
+    if done < 0:
+        raise RuntimeError("fastnn internal error: the CPU workspace is smaller than the network needs")
+    return done

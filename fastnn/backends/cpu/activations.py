@@ -7,39 +7,34 @@ keeps one buffer per layer and never stores the pre-activation z.
 import numpy as np
 
 from ..codes import ELU, ELU_ALPHA, LEAKY_RELU, LEAKY_SLOPE, LINEAR, RELU, SIGMOID, SOFTMAX, SOFTPLUS, TANH
-from .jit import njit
+from .jit import kernel
+from .views import flat
 
 
-@njit
-def softmax_rows(z):
-    """Row-wise softmax of z in place, max-shifted so exp never overflows."""
-    for r in range(z.shape[0]):
-        row = z[r]
-        m = row.max()
-        s = row.dtype.type(0)
-        for j in range(row.size):
-            e = np.exp(row[j] - m)
-            row[j] = e
-            s += e
-        inv = row.dtype.type(1) / s
-        for j in range(row.size):
-            row[j] *= inv
-
-
-@njit
+@kernel
 def activation_forward(act, z):
     """y = f(z) in place for z of shape (batch, units)."""
-    if act == LINEAR:
-        return
     if act == SOFTMAX:
-        softmax_rows(z)
+        # max-shifted row by row, so exp never overflows
+        for r in range(z.shape[0]):
+            row = z[r]
+            m = row[0]
+            for j in range(1, row.size):
+                m = row[j] if row[j] > m else m
+            s = row.dtype.type(0)
+            for j in range(row.size):
+                row[j] = np.exp(row[j] - m)
+                s += row[j]
+            inv = row.dtype.type(1) / s
+            for j in range(row.size):
+                row[j] *= inv
         return
-    x = z.reshape(-1)
+    x = flat(z)
     one = x.dtype.type(1)
     zero = x.dtype.type(0)
     if act == RELU:
         for i in range(x.size):
-            x[i] = max(x[i], zero)
+            x[i] = zero if x[i] < zero else x[i]  # NaN stays NaN
     elif act == SIGMOID:
         for i in range(x.size):
             x[i] = one / (one + np.exp(-x[i]))
@@ -57,10 +52,10 @@ def activation_forward(act, z):
     elif act == SOFTPLUS:
         # log(1 + e^z) = max(z, 0) + log1p(e^-|z|), stable for large |z|
         for i in range(x.size):
-            x[i] = max(x[i], zero) + np.log1p(np.exp(-abs(x[i])))
+            x[i] = (zero if x[i] < zero else x[i]) + np.log1p(np.exp(-abs(x[i])))
 
 
-@njit
+@kernel
 def activation_backward(act, y, g):
     """g <- g * f'(z) in place, with f' expressed through the output y = f(z)."""
     if act == LINEAR:
@@ -68,12 +63,14 @@ def activation_backward(act, y, g):
     if act == SOFTMAX:
         # Jacobian-vector product of softmax: dz = y * (g - sum(g * y))
         for r in range(y.shape[0]):
-            s = (g[r] * y[r]).sum()
+            s = y.dtype.type(0)
+            for j in range(y.shape[1]):
+                s += g[r, j] * y[r, j]
             for j in range(y.shape[1]):
                 g[r, j] = y[r, j] * (g[r, j] - s)
         return
-    yf = y.reshape(-1)
-    gf = g.reshape(-1)
+    yf = flat(y)
+    gf = flat(g)
     one = yf.dtype.type(1)
     zero = yf.dtype.type(0)
     if act == RELU:

@@ -2,31 +2,22 @@
 
 import numpy as np
 
-from .activations import activation_backward, activation_forward
-from .jit import njit
+from .jit import kernel, njit
 
 
-@njit
-def add_bias(z, b):
-    """z[r, :] += b for every row."""
-    for r in range(z.shape[0]):
-        for j in range(z.shape[1]):
-            z[r, j] += b[j]
-
-
-@njit
-def dense_forward(x, w, b, has_bias, act, out):
-    """out = f(x @ w + b); the GEMM goes to BLAS, bias and activation follow in place."""
+@kernel
+def dense_forward(x, w, b, has_bias, out):
+    """out = x @ w + b (the caller applies the activation in place); the GEMM goes to BLAS."""
     np.dot(x, w, out)
     if has_bias:
-        add_bias(out, b)
-    activation_forward(act, out)
+        for r in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[r, j] += b[j]
 
 
-@njit
-def dense_backward(x, w, y, act, g, dw, db, has_bias, dx, want_dx):
-    """From g = dL/dy: g <- dL/dz in place, dw = x^T g, db = sum_rows g, dx = g w^T."""
-    activation_backward(act, y, g)
+@kernel
+def dense_backward(x, w, g, dw, db, has_bias, dx, want_dx):
+    """From g = dL/dz (the caller applied the activation's derivative): dw = x^T g, db = sum_rows g, dx = g w^T."""
     np.dot(x.T, g, dw)
     if has_bias:
         db[:] = 0
@@ -37,18 +28,17 @@ def dense_backward(x, w, y, act, g, dw, db, has_bias, dx, want_dx):
         np.dot(g, w.T, dx)
 
 
-
 @njit
-def nonzero_index_into(x, first, indptr, indices):
-    """Fill the CSR index of x's nonzeros (indptr (n+1,), column indices) from row `first` on.
+def nonzero_index_into(x, indptr, indices):
+    """Fill the CSR index of x's nonzeros (indptr (n+1,), column indices), counting on from indptr[0].
 
-    Returns the first row that did not fit in `indices` (x.shape[0] when all did): the caller,
-    which allocates (see cpu/__init__.py), grows the array and calls again from there.
+    Returns how many rows fit in `indices` (x.shape[0] when all did): the caller, which
+    allocates (see cpu/__init__.py), grows the array and calls again on the rows left.
     """
     n, d = x.shape
     zero = x.dtype.type(0)
-    k = indptr[first]
-    for r in range(first, n):
+    k = indptr[0]
+    for r in range(n):
         if k + d > indices.size:  # the fill below may write up to d slots before it tests
             return r
         xr = x[r]
@@ -59,9 +49,9 @@ def nonzero_index_into(x, first, indptr, indices):
     return n
 
 
-@njit
-def dense_forward_csr(x, rows, indptr, indices, w, b, has_bias, act, out):
-    """out = f(x[rows] @ w + b) over the nonzero inputs only, reading the batch in place.
+@kernel
+def dense_forward_csr(x, rows, indptr, indices, w, b, has_bias, out):
+    """out = x[rows] @ w + b over the nonzero inputs only, reading the batch in place.
 
     For mostly-zero inputs (MNIST pixels: 81% zeros) this is a fifth of a GEMM's work and
     copies nothing; dense inputs take the BLAS path (dense_forward) instead.
@@ -88,17 +78,15 @@ def dense_forward_csr(x, rows, indptr, indices, w, b, has_bias, act, out):
             for j in range(n):
                 o[j] += v * wp[j]
             q += 1
-    activation_forward(act, out)
 
 
-@njit
-def dense_backward_csr(x, rows, indptr, indices, y, act, g, dw, db, has_bias):
-    """Backward of dense_forward_csr: g <- dL/dz, dw = x[rows]^T g over nonzero inputs, db = sum g.
+@kernel
+def dense_backward_csr(x, rows, indptr, indices, g, dw, db, has_bias):
+    """Backward of dense_forward_csr from g = dL/dz: dw = x[rows]^T g over nonzero inputs, db = sum g.
 
     A row of dw is zeroed when the batch first touches it (while it is hot in cache), and the
     rows no sample touches are zeroed at the end, instead of clearing all of dw up front.
     """
-    activation_backward(act, y, g)
     zero = dw.dtype.type(0)
     n = g.shape[1]
     touched = np.zeros(dw.shape[0], np.bool_)

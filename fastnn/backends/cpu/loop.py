@@ -1,145 +1,155 @@
-"""The compiled network: forward, backward and whole runs of training steps in one call.
+"""The compiled network: one entry point, `run`, for training, evaluation and prediction.
 
 A network is two small tables (see codes.py): `plan` (int, one row per layer step: kind,
 widths, activation, parameter offsets, buffer offset) and `fplan` (float: l1, l2, dropout
 rate). Parameters, gradients and optimizer state are flat buffers with the same layout, so
-one optimizer pass updates every weight. `data` is (x, y, indptr, indices): the samples as
-rows, and the CSR index of x's nonzeros when x is mostly zeros (else empty arrays), which
-lets the first Dense layer read each batch in place and skip the zeros (evaluation and
-prediction, one pass over x, index each batch as they go instead). `ws` is the workspace
-allocated once per call site: (xb, yb, acts, masks, d0, d1, indptr, indices) - the gathered
-batch, each layer's output and dropout mask (layer l at rows*P_OFF), two ping-pong gradient
-buffers, and room for one batch's CSR index.
+one optimizer pass updates every weight.
+
+Fit, evaluate and predict all call `run` with arguments of the same types, so a process
+compiles (or loads from Numba's cache) one function per float type and nothing more: every
+kernel below is shared, and a network with other layers, activations, loss or optimizer is
+the same function with other table entries.
+
+How the first Dense layer reads x (`csr`): DENSE_INPUT takes the batch as rows (a view of x,
+or gathered in the shuffled order) for BLAS; WHOLE_INDEX reads each batch in place through
+the CSR index of x's nonzeros (indptr, indices) made once per fit; BATCH_INDEX, for one pass
+over mostly-zero x (evaluate, predict), indexes each batch's nonzeros just before using it.
+
+`work` is one float buffer cut into regions at the offsets in `layout` (see WORK_REGIONS):
+the gathered batch, each layer's output and dropout mask (layer l at rows * P_OFF), and two
+ping-pong gradient buffers. `iwork` holds 0..cap-1 and one batch's CSR row pointers, `bidx`
+its column indices.
 """
 
 import numpy as np
 
-from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_ACT, P_B, P_IN, P_KIND,
-                     P_OFF, P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
+from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OFF,
+                     P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
-from .jit import njit
+from .jit import kernel, njit
 from .losses import FUSED, loss_forward_backward
 from .metrics import metrics_into
 from .optimizers import optimizer_update
 from .random import dropout_mask
+from .views import flat, matrix
+
+TRAIN, EVALUATE, PREDICT = 0, 1, 2
+DENSE_INPUT, WHOLE_INDEX, BATCH_INDEX = 0, 1, 2
+WORK_REGIONS = ("xb", "yb", "acts", "masks", "g0", "g1")  # `layout` holds their offsets, then the end
 
 
-@njit
-def view(buf, start, rows, cols):
-    """A (rows, cols) C-contiguous window of a flat buffer."""
-    return buf[start:start + rows * cols].reshape((rows, cols))
+def work_layout(plan, cap, n_features, n_targets, task):
+    """Offsets of the regions of `work` (WORK_REGIONS, then the total size) for batches of cap rows."""
+    total = int(plan[-1, P_OFF] + plan[-1, P_OUT])
+    widest = max(int(plan[:, P_OUT].max()), n_features)
+    sizes = [cap * n_features, cap * n_targets, cap * total, cap * total if task == TRAIN else 0,
+             cap * widest, cap * widest]
+    return np.cumsum([0] + sizes).astype(np.int64)
 
 
-@njit
-def layer_output(plan, l, acts, cap, b):
-    """Layer step l's output for a batch of b rows (cap = rows the buffers were sized for)."""
-    return view(acts, cap * plan[l, P_OFF], b, plan[l, P_OUT])
+@kernel
+def layer_output(plan, l, buf, cap, b):
+    """Layer step l's output (or mask) for a batch of b rows in a region sized for cap rows."""
+    return matrix(buf, cap * plan[l, P_OFF], b, plan[l, P_OUT])
 
 
-@njit
+@kernel
 def kernel_of(plan, l, params):
     """Layer step l's kernel (inputs, units) as a view of the flat parameter buffer."""
-    return view(params, plan[l, P_W], plan[l, P_IN], plan[l, P_OUT])
+    return matrix(params, plan[l, P_W], plan[l, P_IN], plan[l, P_OUT])
 
 
-@njit
+@kernel
 def bias_of(plan, l, params):
     """Layer step l's bias (a zero-length view when it has none)."""
-    start = max(plan[l, P_B], 0)
-    return params[start:start + plan[l, P_OUT] * (plan[l, P_B] >= 0)]
+    start = plan[l, P_B] if plan[l, P_B] >= 0 else 0
+    return params[start:start + (plan[l, P_OUT] if plan[l, P_B] >= 0 else 0)]
 
 
-@njit
-def reads_in_place(plan, data):
-    """True when the first layer reads batches straight from the CSR-indexed samples."""
-    return data[2].size > 0 and plan[0, P_KIND] == DENSE
-
-
-@njit
-def batch(data, order, start, stop, shuffled, in_place, ws):
-    """(x batch, y batch) of samples order[start:stop]: views when not shuffled, else gathered.
-
-    In in-place mode the first layer reads x through `order`, so only y is gathered.
-    """
-    x, y = data[0], data[1]
-    if not shuffled:  # order is 0..n-1
-        return x[start:stop], y[start:stop]
-    xb, yb = ws[0], ws[1]
-    b = stop - start
+@kernel
+def gather(src, order, start, b, dst):
+    """dst[:b] = src[order[start:start + b]], row by row."""
     for i in range(b):
-        yb[i] = y[order[start + i]]
-        if not in_place:
-            xb[i] = x[order[start + i]]
-    return xb[:b], yb[:b]
+        row, out = src[order[start + i]], dst[i]
+        for j in range(src.shape[1]):
+            out[j] = row[j]
 
 
-@njit
-def forward(plan, fplan, params, xs, data, rows, in_place, ws, cap, training, fused):
-    """Run every layer step on the batch xs (or, in place, on data's rows); return the output view."""
-    acts, masks = ws[2], ws[3]
-    b = rows.size
+@kernel
+def copy(src, dst):
+    """dst = src (1-D; a loop, since slice assignment compiles a formatted shape-error message)."""
+    for i in range(dst.size):
+        dst[i] = src[i]
+
+
+@kernel
+def multiply(a, b, out):
+    """out = a * b elementwise (1-D)."""
+    for i in range(out.size):
+        out[i] = a[i] * b[i]
+
+
+@kernel
+def forward(plan, fplan, params, xs, rows, indptr, indices, csr, acts, masks, cap, b, training, fused):
+    """Run every layer step on the batch; return the last step's output view.
+
+    xs is the batch as rows, or (csr != DENSE_INPUT) the samples the first layer reads at `rows`.
+    """
     h = xs
     last = plan.shape[0] - 1
     for l in range(plan.shape[0]):
         out = layer_output(plan, l, acts, cap, b)
         kind = plan[l, P_KIND]
         act = LINEAR if fused and l == last else plan[l, P_ACT]
-        if kind == DENSE and l == 0 and in_place:
-            dense_forward_csr(data[0], rows, data[2], data[3], kernel_of(plan, l, params),
-                              bias_of(plan, l, params), plan[l, P_B] >= 0, act, out)
-        elif kind == DENSE:
-            dense_forward(h, kernel_of(plan, l, params), bias_of(plan, l, params), plan[l, P_B] >= 0, act, out)
-        elif kind == ACTIVATION:
-            out[:] = h
+        if kind == DENSE and l == 0 and csr != DENSE_INPUT:
+            dense_forward_csr(xs, rows, indptr, indices, kernel_of(plan, l, params),
+                              bias_of(plan, l, params), plan[l, P_B] >= 0, out)
             activation_forward(act, out)
-        elif kind == DROPOUT:
-            if training and fplan[l, F_RATE] > 0:
-                mask = layer_output(plan, l, masks, cap, b)
-                dropout_mask(mask.reshape(-1), fplan[l, F_RATE])
-                for r in range(b):
-                    for j in range(out.shape[1]):
-                        out[r, j] = h[r, j] * mask[r, j]
-            else:
-                out[:] = h
+        elif kind == DENSE:
+            dense_forward(h, kernel_of(plan, l, params), bias_of(plan, l, params), plan[l, P_B] >= 0, out)
+            activation_forward(act, out)
+        elif kind == ACTIVATION:
+            copy(flat(h), flat(out))
+            activation_forward(act, out)
+        elif training and kind == DROPOUT and fplan[l, F_RATE] > 0:
+            mask = flat(layer_output(plan, l, masks, cap, b))
+            dropout_mask(mask, fplan[l, F_RATE])
+            multiply(flat(h), mask, flat(out))
+        else:
+            copy(flat(h), flat(out))
         h = out
     return h
 
 
-@njit
-def backward(plan, fplan, params, grads, xs, data, rows, in_place, ws, cap, fused):
-    """Backpropagate the loss gradient held in ws's first gradient buffer, filling grads."""
-    acts, masks, g_buf, other = ws[2], ws[3], ws[4], ws[5]
-    b = rows.size
+@kernel
+def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, masks, g_buf, other, cap, b, fused):
+    """Backpropagate the loss gradient held in g_buf through every layer step, filling grads."""
     last = plan.shape[0] - 1
     for l in range(last, -1, -1):
         n_in, n_out = plan[l, P_IN], plan[l, P_OUT]
-        g = view(g_buf, 0, b, n_out)
+        g = matrix(g_buf, 0, b, n_out)
         y = layer_output(plan, l, acts, cap, b)
         kind = plan[l, P_KIND]
         act = LINEAR if fused and l == last else plan[l, P_ACT]
         has_bias = plan[l, P_B] >= 0
-        if kind == DENSE and l == 0 and in_place:
-            dense_backward_csr(data[0], rows, data[2], data[3], y, act, g, kernel_of(plan, l, grads),
-                               bias_of(plan, l, grads), has_bias)
+        if kind == DENSE or kind == ACTIVATION:
+            activation_backward(act, y, g)  # g becomes dL/dz
+        if kind == DENSE and l == 0 and csr != DENSE_INPUT:
+            dense_backward_csr(xs, rows, indptr, indices, g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
+                               has_bias)
         elif kind == DENSE:
             h = xs if l == 0 else layer_output(plan, l - 1, acts, cap, b)
-            dx = view(other, 0, b, n_in)
-            dense_backward(h, kernel_of(plan, l, params), y, act, g, kernel_of(plan, l, grads),
-                           bias_of(plan, l, grads), has_bias, dx, l > 0)
+            dense_backward(h, kernel_of(plan, l, params), g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
+                           has_bias, matrix(other, 0, b, n_in), l > 0)
             g_buf, other = other, g_buf
-        elif kind == ACTIVATION:
-            activation_backward(act, y, g)
         elif kind == DROPOUT and fplan[l, F_RATE] > 0:
-            mask = layer_output(plan, l, masks, cap, b)
-            for r in range(b):
-                for j in range(n_out):
-                    g[r, j] *= mask[r, j]
+            multiply(flat(g), flat(layer_output(plan, l, masks, cap, b)), flat(g))
 
 
-@njit
-def regularize(plan, fplan, params, grads):
-    """Add every kernel regulariser's gradient to grads; return the penalty l1 sum|w| + l2 sum w^2."""
+@kernel
+def regularize(plan, fplan, params, grads, want_grad):
+    """The penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser; with want_grad, its gradient is added to grads."""
     penalty = 0.0
     for l in range(plan.shape[0]):
         l1, l2 = fplan[l, F_L1], fplan[l, F_L2]
@@ -151,103 +161,77 @@ def regularize(plan, fplan, params, grads):
         c1, c2 = w.dtype.type(l1), w.dtype.type(2 * l2)
         for i in range(w.size):
             penalty += l1 * abs(w[i]) + l2 * w[i] * w[i]
-            g[i] += c1 * np.sign(w[i]) + c2 * w[i]
+            if want_grad:
+                g[i] += c1 * np.sign(w[i]) + c2 * w[i]
     return penalty
 
 
-@njit
-def penalty_of(plan, fplan, params):
-    """The regularisers' penalty alone (evaluation adds it to the loss as fit does)."""
-    penalty = 0.0
-    for l in range(plan.shape[0]):
-        l1, l2 = fplan[l, F_L1], fplan[l, F_L2]
-        if plan[l, P_KIND] == DENSE and (l1 != 0 or l2 != 0):
-            start = plan[l, P_W]
-            for i in range(start, start + plan[l, P_IN] * plan[l, P_OUT]):
-                penalty += l1 * abs(params[i]) + l2 * params[i] * params[i]
-    return penalty
-
-
-@njit
+@kernel
 def squares_finite(grads):
     """True when every gradient's square is finite (else Adam's v would become inf).
 
     A branch-free AND over comparisons, so it vectorises (NaN compares false).
     """
-    big = np.finfo(grads.dtype).max
+    big = grads.dtype.type(np.inf)
     ok = True
     for i in range(grads.size):
-        ok &= grads[i] * grads[i] <= big
+        ok &= grads[i] * grads[i] < big
     return ok
 
 
 @njit
-def train_batches(plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, metrics,
-                  data, order, shuffled, batch_size, first, stop, ws, stats):
-    """Train on batches first..stop-1 of the epoch's order; accumulate loss/metric sums in stats.
+def run(task, plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, metrics,
+        x, y, indptr, indices, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
+        stats, out):
+    """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
 
-    Returns the number of steps taken: fewer than asked when a loss became non-finite.
+    TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units).
+    contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
+    asked when a training loss or gradient became non-finite, -1 when `work` is too small.
     """
-    n = data[0].shape[0]
-    fused = mode == FUSED
-    in_place = reads_in_place(plan, data)
+    if work.size < layout[-1] or iwork.size < 2 * batch_size + 1:
+        return -1
+    n, cap = x.shape[0], batch_size
+    fused = task != PREDICT and mode == FUSED
+    acts, masks = work[layout[2]:layout[3]], work[layout[3]:layout[4]]
+    iota, bptr = iwork[:cap], iwork[cap:]
+    for i in range(cap):
+        iota[i] = i
+    train = task == TRAIN  # (flags are computed, never literal: a literal argument compiles a kernel again)
+    penalty = 0.0 if train else regularize(plan, fplan, params, grads, train)
     for k in range(first, stop):
         start = k * batch_size
-        end = min(start + batch_size, n)
-        rows = order[start:end]
-        xs, ys = batch(data, order, start, end, shuffled, in_place, ws)
-        b = end - start
-        out = forward(plan, fplan, params, xs, data, rows, in_place, ws, batch_size, True, fused)
-        value = loss_forward_backward(loss, mode, out, ys, view(ws[4], 0, b, out.shape[1]), True) / b
-        backward(plan, fplan, params, grads, xs, data, rows, in_place, ws, batch_size, fused)
-        value += regularize(plan, fplan, params, grads)
+        b = batch_size if start + batch_size <= n else n - start
+        rows = order[start:start + b]
+        if contiguous:
+            xs, ys = x[start:start + b], y[start:start + b]
+        else:
+            xs, ys = matrix(work, layout[0], b, x.shape[1]), matrix(work, layout[1], b, y.shape[1])
+            gather(y, order, start, b, ys)
+            if csr == DENSE_INPUT:
+                gather(x, order, start, b, xs)
+        ip, ix = indptr, indices
+        if csr == WHOLE_INDEX:
+            xs = x
+        elif csr == BATCH_INDEX:
+            rows, ip, ix = iota[:b], bptr[:b + 1], bidx
+            ip[0] = 0
+            nonzero_index_into(xs, ip, ix)  # bidx has room for every entry: it always fits
+        h = forward(plan, fplan, params, xs, rows, ip, ix, csr, acts, masks, cap, b, train, fused)
+        if task == PREDICT:
+            copy(flat(h), flat(out[start:start + b]))
+            continue
+        g0, g1 = work[layout[4]:layout[5]], work[layout[5]:layout[6]]
+        value = loss_forward_backward(loss, mode, h, ys, matrix(g0, 0, b, h.shape[1]), train) / b + penalty
+        if train:  # the regulariser's gradient adds to what backward wrote
+            backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, cap, b, fused)
+            value += regularize(plan, fplan, params, grads, train)
         stats[S_LOSS] += value * b
         stats[S_COUNT] += b
-        metrics_into(metrics, out, ys, stats, S_METRICS)
+        metrics_into(metrics, h, ys, stats, S_METRICS)
+        if task == EVALUATE:
+            continue
         if not (np.isfinite(value) and squares_finite(grads)):
             return k - first
         optimizer_update(opt, params, grads, slots, hyper, step + (k - first))
     return stop - first
-
-
-@njit
-def batch_part(data, start, end, index_batch, ws):
-    """Samples start..end-1 of data as a data tuple of their own, with their CSR index built now if asked."""
-    x, y = data[0][start:end], data[1][start:end]
-    if not index_batch:
-        return x, y, data[2][:0], data[3][:0]
-    indptr = ws[6][:end - start + 1]
-    indptr[0] = 0
-    nonzero_index_into(x, 0, indptr, ws[7])  # room for every entry: it always fits
-    return x, y, indptr, ws[7]
-
-
-@njit
-def evaluate_batches(plan, fplan, params, loss, mode, metrics, data, batch_size, index_batches, ws, stats):
-    """Loss and metric sums over the samples in batches, in inference mode (no dropout)."""
-    n = data[0].shape[0]
-    rows = np.arange(batch_size)
-    penalty = penalty_of(plan, fplan, params)
-    in_place = index_batches and plan[0, P_KIND] == DENSE
-    for start in range(0, n, batch_size):
-        end = min(start + batch_size, n)
-        b = end - start
-        part = batch_part(data, start, end, in_place, ws)
-        out = forward(plan, fplan, params, part[0], part, rows[:b], in_place, ws, batch_size, False, mode == FUSED)
-        value = loss_forward_backward(loss, mode, out, part[1], view(ws[4], 0, b, out.shape[1]), False) / b + penalty
-        stats[S_LOSS] += value * b
-        stats[S_COUNT] += b
-        metrics_into(metrics, out, part[1], stats, S_METRICS)
-
-
-@njit
-def predict_batches(plan, fplan, params, data, batch_size, index_batches, ws, result):
-    """result[i] = the network's output for sample i, computed in batches."""
-    n = data[0].shape[0]
-    rows = np.arange(batch_size)
-    in_place = index_batches and plan[0, P_KIND] == DENSE
-    for start in range(0, n, batch_size):
-        end = min(start + batch_size, n)
-        part = batch_part(data, start, end, in_place, ws)
-        result[start:end] = forward(plan, fplan, params, part[0], part, rows[:end - start], in_place, ws, batch_size,
-                                    False, False)

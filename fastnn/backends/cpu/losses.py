@@ -9,13 +9,19 @@ Definitions follow Keras 3: mean over the batch, and over outputs for mse/mae/hi
 import numpy as np
 
 from ..codes import BCE, HINGE, MAE, MSE, SCCE
-from .jit import njit
+from .jit import kernel, njit
 
 PROBS, LOGITS, FUSED = 0, 1, 2
 EPSILON = 1e-7  # Keras's clip for probabilities
 
 
 @njit
+def batch_loss(loss, mode, out, y):
+    """Sum over rows of the per-sample loss (Python's entry point: a loss object called directly)."""
+    return loss_forward_backward(loss, mode, out, y, out, False)
+
+
+@kernel
 def loss_forward_backward(loss, mode, out, y, grad, want_grad):
     """Return sum over rows of the per-sample loss; if want_grad, grad = d(mean loss)/d(out)."""
     if loss == MSE:
@@ -35,7 +41,7 @@ def loss_forward_backward(loss, mode, out, y, grad, want_grad):
     return _cce_logits(out, y, grad, want_grad, mode, sparse)
 
 
-@njit
+@kernel
 def _mse(p, y, grad, want_grad):
     """mean_j (p - y)^2; gradient 2 (p - y) / (batch * units)."""
     scale = p.dtype.type(2.0 / p.size)
@@ -51,7 +57,7 @@ def _mse(p, y, grad, want_grad):
     return total
 
 
-@njit
+@kernel
 def _mae(p, y, grad, want_grad):
     """mean_j |p - y|; gradient sign(p - y) / (batch * units)."""
     scale = p.dtype.type(1.0 / p.size)
@@ -67,7 +73,7 @@ def _mae(p, y, grad, want_grad):
     return total
 
 
-@njit
+@kernel
 def _hinge(p, y, grad, want_grad):
     """mean_j max(1 - y p, 0) with labels already in {-1, 1}."""
     scale = p.dtype.type(1.0 / p.size)
@@ -85,7 +91,7 @@ def _hinge(p, y, grad, want_grad):
     return total
 
 
-@njit
+@kernel
 def _bce_probs(p, y, grad, want_grad):
     """-mean_j [y log p + (1 - y) log(1 - p)], p clipped to [eps, 1 - eps] as Keras does."""
     scale = 1.0 / p.size
@@ -93,7 +99,7 @@ def _bce_probs(p, y, grad, want_grad):
     for r in range(p.shape[0]):
         s = 0.0
         for j in range(p.shape[1]):
-            q = min(max(float(p[r, j]), EPSILON), 1.0 - EPSILON)
+            q = _clip(np.float64(p[r, j]))
             t = float(y[r, j])
             s -= t * np.log(q) + (1.0 - t) * np.log(1.0 - q)
             if want_grad:
@@ -103,7 +109,7 @@ def _bce_probs(p, y, grad, want_grad):
     return total
 
 
-@njit
+@kernel
 def _bce_logits(z, y, grad, want_grad, mode):
     """Stable sigmoid cross-entropy: max(z, 0) - z y + log(1 + e^-|z|); gradient sigmoid(z) - y."""
     scale = 1.0 / z.size
@@ -113,7 +119,7 @@ def _bce_logits(z, y, grad, want_grad, mode):
         for j in range(z.shape[1]):
             v = float(z[r, j])
             t = float(y[r, j])
-            s += max(v, 0.0) - v * t + np.log1p(np.exp(-abs(v)))
+            s += (v if v > 0.0 else 0.0) - v * t + np.log1p(np.exp(-abs(v)))
             p = 1.0 / (1.0 + np.exp(-v))
             if want_grad:
                 grad[r, j] = scale * (p - t)
@@ -123,7 +129,13 @@ def _bce_logits(z, y, grad, want_grad, mode):
     return total
 
 
-@njit
+@kernel
+def _clip(q):
+    """q clipped to [EPSILON, 1 - EPSILON], as Keras clips probabilities."""
+    return EPSILON if q < EPSILON else (1.0 - EPSILON if q > 1.0 - EPSILON else q)
+
+
+@kernel
 def _target(y, r, j, sparse):
     """y[r, j] of the one-hot row r; a sparse row holds only the class index."""
     if sparse:
@@ -131,7 +143,7 @@ def _target(y, r, j, sparse):
     return float(y[r, j])
 
 
-@njit
+@kernel
 def _cce_probs(p, y, grad, want_grad, sparse):
     """-sum_j y_j log q_j with q = p / sum(p) clipped to [eps, 1 - eps], as Keras does."""
     scale = 1.0 / p.shape[0]
@@ -144,7 +156,7 @@ def _cce_probs(p, y, grad, want_grad, sparse):
         for j in range(p.shape[1]):
             t = _target(y, r, j, sparse)
             q = float(p[r, j]) / s
-            qc = min(max(q, EPSILON), 1.0 - EPSILON)
+            qc = _clip(q)
             total -= t * np.log(qc)
             if qc == q:
                 used += t
@@ -158,13 +170,15 @@ def _cce_probs(p, y, grad, want_grad, sparse):
     return total
 
 
-@njit
+@kernel
 def _cce_logits(z, y, grad, want_grad, mode, sparse):
     """Softmax cross-entropy from scores: sum_j y_j (logsumexp(z) - z_j); gradient softmax(z) sum(y) - y."""
     scale = 1.0 / z.shape[0]
     total = 0.0
     for r in range(z.shape[0]):
-        m = float(z[r].max())
+        m = float(z[r, 0])
+        for j in range(1, z.shape[1]):
+            m = float(z[r, j]) if z[r, j] > m else m
         se = 0.0
         for j in range(z.shape[1]):
             se += np.exp(float(z[r, j]) - m)

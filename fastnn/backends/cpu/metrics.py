@@ -1,17 +1,27 @@
 """Metric kernels: the per-batch sum of each sample's metric value (the loop averages)."""
 
 from ..codes import ACC_BINARY, ACC_CATEGORICAL, ACC_SPARSE, METRIC_MAE, METRIC_MSE
-from .jit import njit
+from .jit import kernel
 
 
-@njit
+@kernel
+def _argmax(a, r):
+    """Index of the first largest entry of row r (as NumPy's argmax)."""
+    best = 0
+    for j in range(1, a.shape[1]):
+        if a[r, j] > a[r, best]:
+            best = j
+    return best
+
+
+@kernel
 def metric_sum(metric, p, y):
     """Sum over rows of one metric, with Keras 3's definitions."""
     total = 0.0
     if metric == ACC_SPARSE or metric == ACC_CATEGORICAL:
         for r in range(p.shape[0]):
-            want = int(y[r, 0]) if metric == ACC_SPARSE else y[r].argmax()
-            total += 1.0 if p[r].argmax() == want else 0.0
+            want = int(y[r, 0]) if metric == ACC_SPARSE else _argmax(y, r)
+            total += 1.0 if _argmax(p, r) == want else 0.0
         return total
     for r in range(p.shape[0]):
         s = 0.0
@@ -27,7 +37,7 @@ def metric_sum(metric, p, y):
     return total
 
 
-@njit
+@kernel
 def metrics_into(metrics, p, y, stats, first):
     """stats[first + k] += metric_sum(metrics[k]) for every compiled metric."""
     for k in range(metrics.size):

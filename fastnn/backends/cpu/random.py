@@ -1,9 +1,13 @@
-"""Random kernels: Numba's own generator, seeded from compiled code, drives every draw."""
+"""Randomness: Numba's generator (seeded from compiled code) drives shuffles and dropout masks;
+initial weights are drawn on the host by NumPy, so building a model compiles and loads nothing.
+
+`fnn.utils.set_random_seed` seeds both generators.
+"""
 
 import numpy as np
 
 from ..codes import INIT_NORMAL, INIT_ONES, INIT_TRUNC_NORMAL, INIT_UNIFORM, INIT_ZEROS
-from .jit import njit
+from .jit import kernel, njit
 
 
 @njit
@@ -12,34 +16,36 @@ def seed(n):
     np.random.seed(n)
 
 
-@njit
 def initialize(out, kind, scale):
-    """Fill out: zeros, ones, U(-scale, scale), N(0, scale) or N(0, scale) truncated at 2 scale."""
-    for i in range(out.size):
-        if kind == INIT_ZEROS:
-            out[i] = 0
-        elif kind == INIT_ONES:
-            out[i] = 1
-        elif kind == INIT_UNIFORM:
-            out[i] = np.random.uniform(-scale, scale)
-        elif kind == INIT_NORMAL:
-            out[i] = np.random.normal(0.0, scale)
-        elif kind == INIT_TRUNC_NORMAL:
-            v = np.random.normal(0.0, scale)
-            while abs(v) > 2 * scale:
-                v = np.random.normal(0.0, scale)
-            out[i] = v
+    """Fill the host array out: zeros, ones, U(-scale, scale), N(0, scale) or N(0, scale) truncated at 2 scale."""
+    if kind in (INIT_ZEROS, INIT_ONES):
+        out[:] = 0 if kind == INIT_ZEROS else 1
+    elif kind == INIT_UNIFORM:
+        out[:] = np.random.uniform(-scale, scale, out.size)
+    else:
+        values = np.random.normal(0.0, scale, out.size)
+        redraw = np.abs(values) > 2 * scale if kind == INIT_TRUNC_NORMAL else np.zeros(0, bool)
+        while redraw.any():
+            values[redraw] = np.random.normal(0.0, scale, int(redraw.sum()))
+            redraw = np.abs(values) > 2 * scale
+        out[:] = values
 
 
 @njit
 def shuffled_order(n, shuffle):
-    """The sample order of one epoch: a fresh permutation, or 0..n-1."""
-    return np.random.permutation(n) if shuffle else np.arange(n)
+    """The sample order of one epoch: a fresh permutation (Fisher-Yates), or 0..n-1."""
+    order = np.arange(n)
+    if shuffle:
+        for i in range(n - 1, 0, -1):
+            j = int(np.random.random() * (i + 1))
+            order[i], order[j] = order[j], order[i]
+    return order
 
 
-@njit
+@kernel
 def dropout_mask(mask, rate):
     """mask = keep / (1 - rate) with keep ~ Bernoulli(1 - rate): inverted dropout."""
     keep = mask.dtype.type(1.0 / (1.0 - rate))
+    zero = mask.dtype.type(0)
     for i in range(mask.size):
-        mask[i] = keep if np.random.random() >= rate else 0
+        mask[i] = keep if np.random.random() >= rate else zero

@@ -60,7 +60,7 @@ class CudaBackend:
         """The arrays on the device, copied once per fit/evaluate/predict (train_batch: see the CPU twin)."""
         return to_device(x), to_device(y)
 
-    def workspace(self, plan, cap, n_features, n_targets, dtype):
+    def workspace(self, plan, cap, n_features, n_targets, dtype, training=False):
         """Device buffers for batches of at most cap rows: allocated once per fit/evaluate/predict."""
         return loop.Workspace(plan, cap, n_features, dtype)
 
