@@ -9,6 +9,7 @@ import numpy as np
 
 from fastnn import baseline
 from fastnn.backends import codes
+from fastnn.backends.cpu import activations as cpu_activations
 from fastnn.backends.cpu import dense as cpu_dense
 from fastnn.backends.cpu import losses as cpu_losses
 from fastnn.backends.cpu import optimizers as cpu_optimizers
@@ -29,7 +30,8 @@ def dense_forward(impl, batch=128, n_in=784, units=128):
 
     def run():
         if impl == "fastnn":
-            cpu_dense.dense_forward(x, w, b, True, codes.RELU, out)
+            cpu_dense.dense_forward.py(x, w, b, True, out)
+            cpu_activations.activation_forward.py(codes.RELU, out)
         else:
             baseline.dense_forward(x, w, b, "relu", out)
         return out
@@ -45,7 +47,8 @@ def dense_backward(impl, batch=128, n_in=784, units=128):
 
     def run():
         if impl == "fastnn":
-            cpu_dense.dense_backward(x, w, y, codes.RELU, g, dw, db, True, dx, True)
+            cpu_activations.activation_backward.py(codes.RELU, y, g)
+            cpu_dense.dense_backward.py(x, w, g, dw, db, True, dx, True)
         else:
             baseline.dense_backward(x, w, y, "relu", g, dw, db, dx, tmp)
         return dw, db, dx
@@ -64,7 +67,7 @@ def softmax_ce(impl, batch=128, classes=10):
 
         def run():
             z[:] = z_in
-            return cpu_losses.loss_forward_backward(codes.SCCE, cpu_losses.FUSED, z, y, grad, True) / batch, grad
+            return cpu_losses.loss_forward_backward.py(codes.SCCE, cpu_losses.FUSED, z, y, grad, True) / batch, grad
         return run
     return lambda: (baseline.sparse_softmax_cross_entropy(z, labels, grad), grad)
 
@@ -80,7 +83,7 @@ def adam_step(impl, n_params=101_770):
         step = [0.0]
 
         def run():
-            cpu_optimizers.adam_update(w, g, slots, hyper, step[0])
+            cpu_optimizers.adam_update.py(w, g, slots, hyper, step[0])
             step[0] += 1
             return w
         return run

@@ -286,6 +286,7 @@ class Sequential:
             val = self._validation_pair(validation_data)
         elif validation_split > 0:
             (x, y), val = split_tail(x, y, validation_split)
+        self._backend.prepare(self.dtype, verbose)
         if val is not None:  # prepared once (on the device, indexed) for every epoch's evaluation
             val = self._backend.put_data(*val)
         return self._fit_checked(x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch)
@@ -372,6 +373,7 @@ class Sequential:
         x = self._inputs(x)
         self._check_loss_fits(self.loss, self.metrics_names)
         y = self._targets(y, len(x))
+        self._backend.prepare(self.dtype, verbose)
         t0 = time.perf_counter()
         logs = self._evaluate_data(self._backend.put_data(x, y), batch_size)
         if verbose:
@@ -385,8 +387,9 @@ class Sequential:
     def predict(self, x, batch_size=None, verbose=0):
         """The last layer's output for every sample of x, as an (n, units) array of the model's dtype."""
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
-        _check_verbose(verbose)
+        verbose = _check_verbose(verbose)
         x = self._inputs(x)
+        self._backend.prepare(self.dtype, verbose)
         cap = min(batch_size, len(x))
         ws = self._backend.workspace(self.plan, cap, x.shape[1], 1, self.dtype)
         net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros(0, np.int64))

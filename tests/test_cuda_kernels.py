@@ -39,6 +39,12 @@ def rand(rng, shape, dtype, scale=1.0):
     return (rng.normal(size=shape) * scale).astype(dtype)
 
 
+def cpu_dense_forward(x, w, b, has_bias, act, out):
+    """The CPU loop's dense step: x w + b, then the activation in place."""
+    cpu_dense.dense_forward.py(np.ascontiguousarray(x), w, b, has_bias, out)
+    cpu_act.activation_forward.py(act, out)
+
+
 def dev(a):
     return device.to_device(a)
 
@@ -64,7 +70,7 @@ def test_activation_forward_matches_cpu(rng, act, dtype):
     for rows in ROWS:
         z = rand(rng, (rows + EXTRA, 5), dtype, 3.0)
         want = z.copy()
-        cpu_act.activation_forward(act, want[:rows])
+        cpu_act.activation_forward.py(act, want[:rows])
         out = dev(z)
         activations.activation_forward(act, out, rows, out)
         np.testing.assert_allclose(out.copy_to_host(), want, **tol(dtype))
@@ -75,10 +81,10 @@ def test_activation_forward_matches_cpu(rng, act, dtype):
 def test_activation_backward_matches_cpu(rng, act, dtype):
     for rows in ROWS:
         y = rand(rng, (rows + EXTRA, 4), dtype)
-        cpu_act.activation_forward(act, y)
+        cpu_act.activation_forward.py(act, y)
         g = rand(rng, y.shape, dtype)
         want = g.copy()
-        cpu_act.activation_backward(act, y[:rows], want[:rows])
+        cpu_act.activation_backward.py(act, y[:rows], want[:rows])
         got = dev(g)
         activations.activation_backward(act, dev(y), got, rows)
         np.testing.assert_allclose(got.copy_to_host(), want, **tol(dtype))
@@ -87,7 +93,7 @@ def test_activation_backward_matches_cpu(rng, act, dtype):
 def test_softmax_rows_matches_cpu(rng):
     z = rand(rng, (17 + EXTRA, 3), np.float32, 20.0)
     want = z.copy()
-    cpu_act.softmax_rows(want[:17])
+    cpu_act.activation_forward.py(codes.SOFTMAX, want[:17])
     got = dev(z)
     activations.softmax_rows(got, 17)
     np.testing.assert_allclose(got.copy_to_host(), want, **tol(np.float32))
@@ -97,11 +103,11 @@ def test_softmax_rows_matches_cpu(rng):
 def test_elementwise_backward_applies_mask_then_derivative_below(rng, act):
     rows = 17
     g, y = rand(rng, (rows + EXTRA, 6), np.float32), rand(rng, (rows + EXTRA, 6), np.float32)
-    cpu_act.activation_forward(act, y)
+    cpu_act.activation_forward.py(act, y)
     mask = rng.choice(np.array([0.0, 2.0], np.float32), size=g.shape)
     want = np.zeros_like(g)
     want[:rows] = g[:rows] * mask[:rows]
-    cpu_act.activation_backward(act, y[:rows], want[:rows])
+    cpu_act.activation_backward.py(act, y[:rows], want[:rows])
     out = dev(np.zeros_like(g))
     activations.elementwise_backward(dev(g), dev(mask), True, act, dev(y), out, rows)
     np.testing.assert_allclose(out.copy_to_host(), want, **tol(np.float32))
@@ -120,7 +126,7 @@ def test_dense_forward_gathers_rows_and_matches_cpu(rng, rows, n_in, n_out, dtyp
     order, start = rng.permutation(rows + 5), 2
     act = codes.SOFTMAX if n_out == 7 else codes.RELU
     want = np.full((rows + EXTRA, n_out), -9.0, dtype)
-    cpu_dense.dense_forward(x[order[start:start + rows]], w, b, True, act, want[:rows])
+    cpu_dense_forward(x[order[start:start + rows]], w, b, True, act, want[:rows])
     out = dev(np.full((rows + EXTRA, n_out), -9.0, dtype))
     dense.dense_forward(dev(x), dev(w), dev(b), True, act, out, rows, dev(order), start, True)
     np.testing.assert_allclose(out.copy_to_host(), want, **tol(dtype))
@@ -139,11 +145,12 @@ def test_dense_forward_without_bias_ignores_the_bias_argument(rng):
 def test_dense_backward_matches_cpu(rng, rows, n_in, n_out, dtype):
     x, w = rand(rng, (rows, n_in), dtype), rand(rng, (n_in, n_out), dtype)
     y = np.empty((rows, n_out), dtype)
-    cpu_dense.dense_forward(x, w, np.zeros(n_out, dtype), False, codes.SIGMOID, y)
+    cpu_dense_forward(x, w, np.zeros(n_out, dtype), False, codes.SIGMOID, y)
     g = rand(rng, (rows, n_out), dtype)
     want = [np.empty((n_in, n_out), dtype), np.empty(n_out, dtype), np.empty((rows, n_in), dtype)]
     g_cpu = g.copy()
-    cpu_dense.dense_backward(x, w, y, codes.SIGMOID, g_cpu, *want[:2], True, want[2], True)
+    cpu_act.activation_backward.py(codes.SIGMOID, y, g_cpu)
+    cpu_dense.dense_backward.py(x, w, g_cpu, *want[:2], True, want[2], True)
     got = [dev(np.zeros_like(a)) for a in want]
     g_dev = dev(g)
     dense.dense_backward(dev(x), dev(w), dev(y), codes.SIGMOID, g_dev, *got[:2], True, got[2], True)
@@ -164,10 +171,10 @@ def test_weight_grads_gather_regularise_and_report_the_penalty(rng, rows, n_in, 
     w = params[:n_in * n_out].reshape(n_in, n_out)
     xs = x[order[start:start + rows]]
     gb = g[:rows].copy()
-    cpu_dense.dense_backward(xs, w, gb, codes.LINEAR, gb, grads[:n_in * n_out].reshape(n_in, n_out),
+    cpu_dense.dense_backward.py(xs, w, gb, grads[:n_in * n_out].reshape(n_in, n_out),
                              grads[n_in * n_out:], True, np.empty_like(xs), False)
     plan = np.array([[codes.DENSE, n_in, n_out, codes.LINEAR, 0, n_in * n_out, 0]])
-    penalty = cpu_loop.regularize(plan, np.array([[l1, l2, 0.0]]), params, grads)
+    penalty = cpu_loop.regularize.py(plan, np.array([[l1, l2, 0.0]]), params, grads, True)
     stat = new_status()
     dw, db = dev(np.zeros((n_in, n_out), dtype)), dev(np.zeros(n_out, dtype))
     dense.weight_grads(dev(x), dev(g), dw, db, True, rows, dev(order), start, True, dev(w), l1, l2, stat, 1)
@@ -194,10 +201,10 @@ def test_input_grad_applies_the_derivative_of_the_step_below(rng, act):
     rows, n_in, n_out = 17, 6, 5
     g, w = rand(rng, (rows + EXTRA, n_out), np.float32), rand(rng, (n_in, n_out), np.float32)
     y = rand(rng, (rows + EXTRA, n_in), np.float32)
-    cpu_act.activation_forward(act, y)
+    cpu_act.activation_forward.py(act, y)
     want = np.zeros((rows + EXTRA, n_in), np.float32)
     want[:rows] = g[:rows] @ w.T
-    cpu_act.activation_backward(act, y[:rows], want[:rows])
+    cpu_act.activation_backward.py(act, y[:rows], want[:rows])
     dx = dev(np.zeros_like(want))
     dense.input_grad(dev(g), dev(w), dx, rows, act, dev(y))
     np.testing.assert_allclose(dx.copy_to_host(), want, **tol(np.float32))
@@ -206,7 +213,7 @@ def test_input_grad_applies_the_derivative_of_the_step_below(rng, act):
 def test_penalty_matches_cpu_penalty_of(rng):
     params = rand(rng, 33, np.float32)
     plan = np.array([[codes.DENSE, 3, 11, codes.LINEAR, 0, -1, 0]])
-    want = cpu_loop.penalty_of(plan, np.array([[0.3, 0.7, 0.0]]), params)
+    want = cpu_loop.regularize.py(plan, np.array([[0.3, 0.7, 0.0]]), params, params, False)
     stat = new_status()
     dense.penalty(dev(params), 0.3, 0.7, stat, status.STEP_PEN)
     np.testing.assert_allclose(stat.copy_to_host()[status.STEP_PEN], want, rtol=1e-6)  # the CPU sums in float32
@@ -237,7 +244,7 @@ def loss_inputs(rng, loss, mode, act, n, units, dtype):
     if mode == cpu_losses.PROBS and loss in (codes.BCE, codes.CCE, codes.SCCE):
         out = rng.uniform(0.0, 1.0, (n, units)).astype(dtype)
         out[0, 0] = 1e-9  # a clipped probability
-    cpu_act.activation_forward(act, out)
+    cpu_act.activation_forward.py(act, out)
     if loss == codes.SCCE:
         y = rng.integers(0, units, (n, 1)).astype(dtype)
     elif loss == codes.CCE:
@@ -259,10 +266,10 @@ def test_loss_gradient_and_metrics_match_cpu(rng, loss, mode, act, metrics, dtyp
     order, start = rng.permutation(n), 4
     y = y_all[order[start:start + rows]]
     want_out, want_grad = out[:rows].copy(), np.zeros((rows, units), dtype)
-    want_loss = cpu_losses.loss_forward_backward(loss, mode, want_out, y, want_grad, True)
-    cpu_act.activation_backward(act, out[:rows], want_grad)
+    want_loss = cpu_losses.loss_forward_backward.py(loss, mode, want_out, y, want_grad, True)
+    cpu_act.activation_backward.py(act, out[:rows], want_grad)
     want_stats = np.zeros(codes.S_METRICS + len(metrics))
-    cpu_metrics.metrics_into(np.array(metrics, np.int64), want_out, y, want_stats, codes.S_METRICS)
+    cpu_metrics.metrics_into.py(np.array(metrics, np.int64), want_out, y, want_stats, codes.S_METRICS)
     got_out, got_grad = dev(out[:rows + EXTRA]), dev(np.zeros((rows + EXTRA, units), dtype))
     stat = new_status(len(metrics))
     losses.loss_forward_backward(loss, mode, got_out, dev(y_all), got_grad, True, rows, dev(order), start, True,
@@ -284,7 +291,7 @@ def test_loss_kernel_spreads_rows_over_blocks_and_skips_after_a_stop(rng):
     stat = new_status()
     losses.loss_forward_backward(codes.MSE, cpu_losses.PROBS, dev(out), dev(y), dev(out), False, rows, no_order(),
                                  0, False, codes.LINEAR, no_order(), 0, stat, status.STATS + codes.S_LOSS)
-    want = cpu_losses.loss_forward_backward(codes.MSE, cpu_losses.PROBS, out, y, out.copy(), False)
+    want = cpu_losses.loss_forward_backward.py(codes.MSE, cpu_losses.PROBS, out, y, out.copy(), False)
     np.testing.assert_allclose(stat.copy_to_host()[status.STATS + codes.S_LOSS], want, rtol=1e-12)
     stopped = np.zeros(status.size(codes.S_METRICS))
     stopped[status.STOPPED] = 1.0
@@ -317,7 +324,7 @@ def test_optimizer_update_matches_cpu_and_flushes_tiny_state(rng, code, hyper, i
     for step in range(2):
         g = rand(rng, n, dtype)
         g[:3] = 0.0
-        cpu_opt.optimizer_update(code, want_w, g, want_slots, np.array(hyper), float(step))
+        cpu_opt.optimizer_update.py(code, want_w, g, want_slots, np.array(hyper), float(step))
         optimizers.optimizer_update(code, got_w, dev(g), got_slots, hyper_d, step, stat, step % 2, 1)
     np.testing.assert_allclose(got_w.copy_to_host(), want_w, **tol(dtype))
     np.testing.assert_allclose(got_slots.copy_to_host(), want_slots, **tol(dtype))

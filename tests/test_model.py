@@ -168,7 +168,7 @@ def test_dropout_mask_rate_and_scale():
     """Training output of Dropout(rate) keeps about (1 - rate) of units, scaled by 1 / (1 - rate)."""
     from fastnn.backends.cpu.random import dropout_mask
     mask = np.empty(20000, np.float32)
-    dropout_mask(mask, 0.3)
+    dropout_mask.py(mask, 0.3)
     assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.7)}
     assert abs(np.mean(mask == 0) - 0.3) < 0.02
 

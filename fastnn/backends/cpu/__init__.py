@@ -4,7 +4,7 @@ import numpy as np
 
 from ..codes import DENSE, P_IN, P_KIND, P_OUT, S_METRICS
 from ... import config
-from . import blas, loop, random
+from . import blas, compiling, loop, random
 from .dense import nonzero_index_into
 from .losses import batch_loss
 
@@ -74,6 +74,10 @@ class CpuBackend:
         """Overwrite an array in place (compiled networks keep referring to it)."""
         target[:] = host
 
+    def prepare(self, dtype, verbose):
+        """Compile (or load from Numba's cache) the loop for dtype before the first batch, announced when verbose."""
+        compiling.prepare(dtype, verbose)
+
     def put_data(self, x, y, train_batch=None):
         """(x, y, indptr, indices), the CSR index of x's nonzeros filled in for training on mostly-zero x.
 
@@ -81,6 +85,7 @@ class CpuBackend:
         only, one pass, which indexes each batch as it goes instead: see evaluate_batches).
         Training batches of config.SPARSE_INPUT_MAX_BATCH or more go to BLAS instead.
         """
+        x, y = _plain(x), _plain(y)
         if train_batch is not None and train_batch < config.SPARSE_INPUT_MAX_BATCH:
             share = nonzero_share(x)
             if sparse_enough(share):
@@ -138,6 +143,11 @@ class Workspace:
         self.work, self.layout, self.iwork, self.bidx, self.batch_entries = work, layout, iwork, bidx, batch_entries
 
 
+def _plain(a):
+    """a, or a copy when it is read-only or unaligned (Numba would compile the loop again for such an array)."""
+    return a if a.flags.writeable and a.flags.aligned else a.copy()
+
+
 def _nothing(dtype, ndim):
     """An empty array standing for an argument a task does not use (keeps the one signature of loop.run)."""
     return np.empty((0,) * ndim, dtype)
@@ -145,7 +155,7 @@ def _nothing(dtype, ndim):
 
 def _run(task, net, slots, opt_code, hyper, step, data, order, contiguous, csr, batch_size, first, stop, ws,
          stats, out):
-    """Call loop.run with exactly the argument types it was compiled for."""
+    """Call loop.run with exactly the argument types it was compiled for (compiling.py's _run_args)."""
     x, y, indptr, indices = data
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step),
                     int(net.loss), int(net.mode), net.metrics, x, y, indptr, indices, order, int(contiguous),

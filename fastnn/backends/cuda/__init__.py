@@ -56,6 +56,9 @@ class CudaBackend:
         """Overwrite a device array in place (compiled networks keep referring to it)."""
         target.copy_to_device(np.ascontiguousarray(host, dtype=target.dtype))
 
+    def prepare(self, dtype, verbose):
+        """Nothing ahead of time: each CUDA kernel compiles (or loads from Numba's cache) at its first launch."""
+
     def put_data(self, x, y, train_batch=None):
         """The arrays on the device, copied once per fit/evaluate/predict (train_batch: see the CPU twin)."""
         return to_device(x), to_device(y)

@@ -1,0 +1,148 @@
+"""Compilation: one compiled loop serves every model, task and configuration; a cold start says so on screen."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from numba.core import event
+
+import fastnn as fnn
+from fastnn import layers
+from fastnn.backends.cpu import compiling, loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tutorial_model(dtype="float32"):
+    model = fnn.Sequential([layers.Flatten(input_shape=(4, 4)), layers.Dense(8, activation="relu"),
+                            layers.Dense(3, activation="softmax")], dtype=dtype)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def images(n=64, seed=0):
+    """Mostly-zero 4x4 'images' (the CSR path) and 3 classes."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 4, 4)) * (rng.random((n, 4, 4)) < 0.3)
+    return x, rng.integers(0, 3, n)
+
+
+def compilations(fn):
+    """Names of the functions Numba compiled (or loaded from its cache) while fn ran."""
+    with event.install_recorder("numba:compile") as recorder:
+        fn()
+    return [str(ev.data.get("dispatcher")) for _, ev in recorder.buffer if ev.is_start]
+
+
+def run_everything(model, x, y, **fit):
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, **fit)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x)
+
+
+def float32_signatures():
+    return [sig for sig in loop.run.signatures if sig[3].dtype.name == "float32"]
+
+
+def test_train_evaluate_and_predict_share_one_compiled_loop():
+    x, y = images()
+    model = tutorial_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    assert compilations(lambda: (model.evaluate(x, y, verbose=0), model.predict(x, batch_size=5))) == []
+    assert len(float32_signatures()) == 1
+
+
+def test_a_differently_configured_model_compiles_nothing_new():
+    x, y = images()
+    run_everything(tutorial_model(), x, y)
+    other = fnn.Sequential([
+        layers.Dense(16, activation="tanh", input_shape=(16,), kernel_regularizer=fnn.regularizers.L1L2(0.01, 0.02)),
+        layers.Dropout(0.3),
+        layers.Dense(5, activation="elu", use_bias=False),
+        layers.Activation("softplus"),
+        layers.Dense(2, activation="sigmoid", kernel_regularizer="l2"),
+    ])
+    other.compile(optimizer=fnn.optimizers.SGD(0.05, momentum=0.9, nesterov=True), loss="mse", metrics=["mae", "mse"])
+    dense_x = np.random.default_rng(1).normal(size=(40, 16))
+    targets = np.random.default_rng(2).random((40, 2))
+    assert compilations(lambda: run_everything(other, dense_x, targets, validation_split=0.25)) == []
+    binary = fnn.Sequential([layers.Dense(1, activation="sigmoid", input_shape=(16,))])
+    binary.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    assert compilations(lambda: run_everything(binary, x.reshape(-1, 16), (y > 0).astype(float), shuffle=False)) == []
+
+
+def test_read_only_and_user_arrays_do_not_compile_the_loop_again():
+    x, y = images()
+    model = tutorial_model()
+    run_everything(model, x, y)
+    x.setflags(write=False)
+    assert compilations(lambda: run_everything(model, x, y)) == []
+
+
+def test_prepare_compiles_exactly_what_the_loop_calls_later():
+    """The example arguments behind the compile notice have the types fit passes (else it would compile twice)."""
+    x, y = images()
+    run_everything(tutorial_model(), x, y)
+    for dispatcher, args in compiling.entry_points(np.dtype("float32")):
+        assert compiling.signature(dispatcher, args) in dispatcher.overloads, dispatcher
+
+
+SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import fastnn as fnn
+    from fastnn import layers
+    from fastnn.backends.cpu import compiling, loop
+
+    class ReadyAtTrainBegin(fnn.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            args = compiling.entry_points(np.dtype("float32"))[0][1]
+            print("READY", compiling.signature(loop.run, args) in loop.run.overloads)
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((50, 6)), rng.integers(0, 2, 50)
+    for dtype, verbose in (("float64", 0), ("float32", 1)):
+        model = fnn.Sequential([layers.Dense(4, activation="relu", input_shape=(6,)),
+                                layers.Dense(2, activation="softmax")], dtype=dtype)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        print("FIT", dtype)
+        model.fit(x, y, epochs=1, verbose=verbose, callbacks=[ReadyAtTrainBegin()] if verbose else None)
+        model.evaluate(x, y, verbose=verbose)
+        model.predict(x, verbose=verbose)
+    print("CACHE", fnn.__file__)
+""")
+
+
+def test_a_read_only_install_compiles_once_with_a_notice_and_caches_in_the_user_folder(tmp_path):
+    """The package folder is read-only (as in a system site-packages): Numba caches in the user's folder.
+
+    The first process compiles: with verbose=0 silently, with verbose=1 announced once and timed, before the
+    first epoch starts. The second finds everything cached and prints no notice.
+    """
+    package, home = tmp_path / "site-packages", tmp_path / "home"
+    shutil.copytree(os.path.join(ROOT, "fastnn"), package / "fastnn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    home.mkdir()
+    for path in [package, *package.rglob("*")]:
+        os.chmod(path, 0o555 if path.is_dir() else 0o444)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env.update(PYTHONPATH=str(package), HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+    # root writes anywhere unless it gives up CAP_DAC_OVERRIDE; setpriv (util-linux) does that for the child
+    drop = ["setpriv", "--bounding-set=-dac_override"] if os.geteuid() == 0 else []
+    if drop and shutil.which("setpriv") is None:
+        pytest.fail("this test needs setpriv (util-linux) to make a folder read-only for root")
+    runs = [subprocess.run(drop + [sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=600) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+    first, second = runs[0].stdout, runs[1].stdout
+    silent, loud = first.split("FIT float32")
+    assert "Compiling" not in silent
+    assert loud.count("Compiling fastnn's CPU kernels for float32 (first run only; cached in ") == 1
+    assert str(home / ".cache") in loud and loud.count("... compiled in ") == 1
+    assert loud.index("compiled in") < loud.index("READY True") < loud.index("Epoch 1/1")
+    assert "Compiling" not in second and "READY True" in second
+    assert not list(package.rglob("*.nbi")), "Numba wrote its cache into the read-only package"
