@@ -161,5 +161,5 @@ def _run(task, net, slots, opt_code, hyper, step, data, order, contiguous, csr, 
                     int(net.loss), int(net.mode), net.metrics, x, y, indptr, indices, order, int(contiguous),
                     csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx, stats, out)
     if done < 0:
-        raise RuntimeError("fastnn internal error: the CPU workspace is smaller than the network needs")
+        raise RuntimeError("fastnn internal error: a CPU buffer is smaller than the network needs")
     return done

@@ -1,4 +1,8 @@
-"""Dense layer kernels: z = x W + b with the activation applied in place, and the backward pass."""
+"""Dense layer kernels: z = x W + b and its backward pass, by BLAS or over a CSR index of x's nonzeros.
+
+The loop applies the activation (and its derivative) between these calls, so one compiled copy
+of the activation code serves every layer kind; the CUDA twins fuse it into their GEMM epilogue.
+"""
 
 import numpy as np
 

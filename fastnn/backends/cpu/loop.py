@@ -187,10 +187,11 @@ def run(task, plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, m
 
     TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units).
     contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
-    asked when a training loss or gradient became non-finite, -1 when `work` is too small.
+    asked when a training loss or gradient became non-finite, -1 when a buffer is too small.
     """
-    if work.size < layout[-1] or iwork.size < 2 * batch_size + 1:
-        return -1
+    if (work.size < layout[-1] or iwork.size < 2 * batch_size + 1 or (task == PREDICT and out.shape[0] < x.shape[0])
+            or (csr == BATCH_INDEX and bidx.size < batch_size * x.shape[1])):
+        return -1  # views below check no bounds
     n, cap = x.shape[0], batch_size
     fused = task != PREDICT and mode == FUSED
     acts, masks = work[layout[2]:layout[3]], work[layout[3]:layout[4]]
