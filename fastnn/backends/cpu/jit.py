@@ -16,10 +16,8 @@ from ... import config
 njit = functools.partial(numba.njit, **config.NJIT_OPTIONS)
 
 
-def kernel(fn=None, **options):
+def kernel(fn):
     """Compile fn for calls from compiled code only; fn.py calls it from Python."""
-    if fn is None:
-        return functools.partial(kernel, **options)
-    dispatcher = numba.njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **config.NJIT_OPTIONS, **options)(fn)
+    dispatcher = numba.njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **config.NJIT_OPTIONS)(fn)
     dispatcher.py = numba.njit(**{**config.NJIT_OPTIONS, "cache": False})(fn)
     return dispatcher

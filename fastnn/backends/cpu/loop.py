@@ -71,9 +71,7 @@ def bias_of(plan, l, params):
 def gather(src, order, start, b, dst):
     """dst[:b] = src[order[start:start + b]], row by row."""
     for i in range(b):
-        row, out = src[order[start + i]], dst[i]
-        for j in range(src.shape[1]):
-            out[j] = row[j]
+        copy(src[order[start + i]], dst[i])
 
 
 @kernel
