@@ -6,13 +6,14 @@ of the activation code serves every layer kind; the CUDA twins fuse it into thei
 
 import numpy as np
 
+from .blas import gemm
 from .jit import kernel, njit
 
 
 @kernel
 def dense_forward(x, w, b, has_bias, out):
     """out = x @ w + b (the caller applies the activation in place); the GEMM goes to BLAS."""
-    np.dot(x, w, out)
+    gemm(x, False, w, False, out)
     if has_bias:
         for r in range(out.shape[0]):
             for j in range(out.shape[1]):
@@ -22,14 +23,14 @@ def dense_forward(x, w, b, has_bias, out):
 @kernel
 def dense_backward(x, w, g, dw, db, has_bias, dx, want_dx):
     """From g = dL/dz (the caller applied the activation's derivative): dw = x^T g, db = sum_rows g, dx = g w^T."""
-    np.dot(x.T, g, dw)
+    gemm(x, True, g, False, dw)
     if has_bias:
         db[:] = 0
         for r in range(g.shape[0]):
             for j in range(g.shape[1]):
                 db[j] += g[r, j]
     if want_dx:
-        np.dot(g, w.T, dx)
+        gemm(g, False, w, True, dx)
 
 
 @njit
