@@ -27,7 +27,7 @@ from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_A
                      P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
-from .jit import kernel, njit
+from .jit import inlined, kernel, njit
 from .losses import FUSED, loss_forward_backward
 from .metrics import metrics_into
 from .optimizers import optimizer_update
@@ -88,7 +88,7 @@ def multiply(a, b, out):
         out[i] = a[i] * b[i]
 
 
-@kernel
+@inlined
 def forward(plan, fplan, params, xs, rows, indptr, indices, csr, acts, masks, cap, b, training, fused):
     """Run every layer step on the batch; return the last step's output view.
 
@@ -120,7 +120,7 @@ def forward(plan, fplan, params, xs, rows, indptr, indices, csr, acts, masks, ca
     return h
 
 
-@kernel
+@inlined
 def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, masks, g_buf, other, cap, b, fused):
     """Backpropagate the loss gradient held in g_buf through every layer step, filling grads."""
     last = plan.shape[0] - 1

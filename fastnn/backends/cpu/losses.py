@@ -9,7 +9,7 @@ Definitions follow Keras 3: mean over the batch, and over outputs for mse/mae/hi
 import numpy as np
 
 from ..codes import BCE, HINGE, MAE, MSE, SCCE
-from .jit import kernel, njit
+from .jit import inlined, kernel, njit
 
 PROBS, LOGITS, FUSED = 0, 1, 2
 EPSILON = 1e-7  # Keras's clip for probabilities
@@ -21,7 +21,7 @@ def batch_loss(loss, mode, out, y):
     return loss_forward_backward(loss, mode, out, y, out, False)
 
 
-@kernel
+@inlined
 def loss_forward_backward(loss, mode, out, y, grad, want_grad):
     """Return sum over rows of the per-sample loss; if want_grad, grad = d(mean loss)/d(out)."""
     if loss == MSE:

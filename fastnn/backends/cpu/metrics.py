@@ -1,7 +1,7 @@
 """Metric kernels: the per-batch sum of each sample's metric value (the loop averages)."""
 
 from ..codes import ACC_BINARY, ACC_CATEGORICAL, ACC_SPARSE, METRIC_MAE, METRIC_MSE
-from .jit import kernel
+from .jit import inlined, kernel
 
 
 @kernel
@@ -37,7 +37,7 @@ def metric_sum(metric, p, y):
     return total
 
 
-@kernel
+@inlined
 def metrics_into(metrics, p, y, stats, first):
     """stats[first + k] += metric_sum(metrics[k]) for every compiled metric."""
     for k in range(metrics.size):

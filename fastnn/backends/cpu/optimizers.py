@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import config
 from ..codes import ADAGRAD, ADAM, RMSPROP, SGD
-from .jit import kernel
+from .jit import inlined, kernel
 
 TINY = config.FLUSH_BELOW
 
@@ -82,7 +82,7 @@ def adagrad_update(w, g, slots, hyper, step):
         w[i] -= lr * g[i] / np.sqrt(acc[i] + eps)
 
 
-@kernel
+@inlined
 def optimizer_update(opt, w, g, slots, hyper, step):
     """Apply one update of optimizer `opt` to every parameter."""
     if opt == SGD:
