@@ -30,6 +30,10 @@ BLAS_PARALLEL_MIN_MACS = 64_000_000
 # of two; the sparse first layer runs ~15% faster) while NaN and inf keep their IEEE meaning.
 NJIT_OPTIONS = dict(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 
+# How many processes compile the CPU kernels on a cold start (backends/cpu/compiling.py): None
+# means one per core this process may use, at most 4. 1 compiles everything in this process.
+COMPILE_PROCESSES = None
+
 # How often (seconds) the compiled training loop returns so a progress bar can redraw.
 PROGRESS_INTERVAL = 0.1
 

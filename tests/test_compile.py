@@ -88,18 +88,59 @@ def test_prepare_compiles_exactly_what_the_loop_calls_later():
     """The example arguments behind the compile notice have the types fit passes (else it would compile twice)."""
     x, y = images()
     run_everything(tutorial_model(), x, y)
-    for dispatcher, args in compiling.entry_points(np.dtype("float32")):
-        assert compiling.signature(dispatcher, args) in dispatcher.overloads, dispatcher
+    for dispatcher, sig in compiling.entry_points(np.dtype("float32")) + compiling.kernels("float32"):
+        assert sig in dispatcher.overloads, dispatcher
+
+
+def test_the_loop_calls_each_kernel_by_address_instead_of_holding_a_copy():
+    """Each kernel is compiled once per float type, on its own; the loop's machine code only declares it."""
+    x, y = images()
+    run_everything(tutorial_model(), x, y)
+    (sig,) = float32_signatures()
+    # the loop's LLVM module as it links into callers (also for code loaded from the cache; private API)
+    module = loop.run.overloads[sig].library._get_module_for_linking()
+    defined = {fn.name for fn in module.functions if not fn.is_declaration}
+    declared = {fn.name for fn in module.functions if fn.is_declaration}
+    for dispatcher, kernel_sig in compiling.kernels("float32"):
+        assert kernel_sig in dispatcher.overloads, dispatcher
+        assert not any(dispatcher.overloads[kernel_sig].fndesc.llvm_func_name in name for name in defined)
+    assert {f"fastnn.{loop.__name__}.gather.float32", f"fastnn.{loop.__name__}.regularize.float32"} <= declared
+
+
+def test_a_kernel_called_with_other_argument_types_is_a_clear_typing_error():
+    from fastnn.backends.cpu.activations import activation_forward
+
+    @numba.njit
+    def wrong(z):
+        activation_forward(1, z)
+    with pytest.raises(numba.core.errors.TypingError, match=r"activation_forward takes \(int64, array\(float64, 2d, C\)\)"):
+        wrong(np.zeros((2, 3, 1)))
+
+
+def test_the_cached_loop_is_keyed_on_every_kernel():
+    """loop.run closes over jit.abi(), a fingerprint of every kernel's code, so Numba's cache key changes with them."""
+    from fastnn.backends.cpu import jit
+    assert jit.abi() in [cell.cell_contents for cell in loop.run.py_func.__closure__]
+    before = jit.abi()
+    fake = jit.kernel("F1")(lambda a: None)
+    try:
+        assert jit.abi() != before
+    finally:
+        jit.KERNELS.remove(fake)
+    assert jit.abi() == before
 
 
 def test_the_compile_notice_needs_verbose_and_a_real_compilation(monkeypatch, capsys):
     """prepare() on a miss: silent with verbose=0, one notice and its timing with verbose=1, nothing once compiled."""
     quiet, loud = numba.njit(lambda n: n + 1), numba.njit(lambda n: n + 2)
+    int64 = (numba.int64,)
+    monkeypatch.setattr(compiling, "_ready", set())
     monkeypatch.setattr(compiling, "_on_disk", lambda dispatcher, sig: (False, "/the/cache"))
-    monkeypatch.setattr(compiling, "entry_points", lambda dtype: [(quiet, (1,))])
+    monkeypatch.setattr(compiling, "_compile_kernels", lambda dtype: None)  # (tested in a fresh process below)
+    monkeypatch.setattr(compiling, "entry_points", lambda dtype: [(quiet, int64)])
     compiling.prepare("float32", 0)
     assert capsys.readouterr().out == "" and quiet.signatures
-    monkeypatch.setattr(compiling, "entry_points", lambda dtype: [(quiet, (1,)), (loud, (1,))])
+    monkeypatch.setattr(compiling, "entry_points", lambda dtype: [(quiet, int64), (loud, int64)])
     compiling.prepare("float64", 1)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Compiling fastnn's CPU kernels for float64 (first run only; cached in /the/cache)..."
@@ -110,14 +151,21 @@ def test_the_compile_notice_needs_verbose_and_a_real_compilation(monkeypatch, ca
 
 SCRIPT = textwrap.dedent("""
     import numpy as np
+    from numba.core import event
     import fastnn as fnn
     from fastnn import layers
     from fastnn.backends.cpu import compiling, loop
 
+    fnn.config.COMPILE_PROCESSES = 2
+    recorder = event.RecordingListener()
+    event.register("numba:compile", recorder)
+
     class ReadyAtTrainBegin(fnn.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            args = compiling.entry_points(np.dtype("float32"))[0][1]
-            print("READY", compiling.signature(loop.run, args) in loop.run.overloads)
+            ready = all(sig in d.overloads for d, sig in compiling.entry_points(np.dtype("float32")))
+            compiled = {ev.data["dispatcher"].py_func.__name__ for _, ev in recorder.buffer if ev.is_start}
+            helped = [d.py_func.__name__ for d, _ in compiling.kernels("float32") if d.py_func.__name__ not in compiled]
+            print("READY", ready, "COMPILED HERE", len(compiled), "BY THE HELPER", len(helped))
 
     rng = np.random.default_rng(0)
     x, y = rng.random((50, 6)), rng.integers(0, 2, 50)
@@ -155,5 +203,6 @@ def test_a_read_only_install_compiles_once_with_a_notice_and_caches_in_the_user_
     assert loud.count("Compiling fastnn's CPU kernels for float32 (first run only; cached in ") == 1
     assert str(home / ".cache") in loud and loud.count("... compiled in ") == 1
     assert loud.index("compiled in") < loud.index("READY True") < loud.index("Epoch 1/1")
-    assert "Compiling" not in second and "READY True" in second
+    assert "BY THE HELPER 0" not in loud  # the second process compiled a share of the kernels
+    assert "Compiling" not in second and "READY True COMPILED HERE 0" in second
     assert not list(package.rglob("*.nbi")), "Numba wrote its cache into the read-only package"

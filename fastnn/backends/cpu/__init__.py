@@ -95,7 +95,7 @@ class CpuBackend:
     def workspace(self, plan, cap, n_features, n_targets, dtype, training=False):
         """Buffers for batches of at most cap rows: allocated once per fit/evaluate/predict."""
         layout = loop.work_layout(plan, cap, n_features, n_targets, loop.TRAIN if training else loop.PREDICT)
-        return Workspace(np.empty(layout[-1], dtype), layout, np.empty(2 * cap + 1, np.int64),
+        return Workspace(np.empty(layout[-1], dtype), layout, np.empty(2 * cap + 1 + n_features, np.int64),
                          np.empty(0, np.int32), cap * n_features)
 
     def epoch_order(self, n, shuffle):
@@ -133,6 +133,7 @@ class CpuBackend:
 
     def loss_value(self, loss, mode, y_pred, y_true):
         """Mean loss of one batch (for calling a loss object directly)."""
+        compiling.publish(y_pred.dtype)
         return batch_loss(loss, mode, y_pred, y_true) / y_pred.shape[0]
 
 

@@ -11,7 +11,7 @@ from .jit import kernel
 from .views import flat
 
 
-@kernel
+@kernel("i F2")
 def activation_forward(act, z):
     """y = f(z) in place for z of shape (batch, units)."""
     if act == SOFTMAX:
@@ -55,7 +55,7 @@ def activation_forward(act, z):
             x[i] = (zero if x[i] < zero else x[i]) + np.log1p(np.exp(-abs(x[i])))
 
 
-@kernel
+@kernel("i F2 F2")
 def activation_backward(act, y, g):
     """g <- g * f'(z) in place, with f' expressed through the output y = f(z)."""
     if act == LINEAR:

@@ -1,16 +1,28 @@
-"""Compiling the CPU entry points before their first call, with a notice while that happens.
+"""Compiling the CPU entry points before their first call, on every core, with a notice while that happens.
 
 A process compiles each entry point once per float type, or loads it from Numba's on-disk
-cache. A real compilation takes seconds, so with verbose on it is announced before it starts
-and timed when it ends; a cache hit prints nothing. The cache check reads Numba's cache index
-(private API): if that ever fails, the notice is printed as for a miss.
+cache. Numba compiles one function at a time, and a cold start compiles some thirty kernels
+(jit.KERNELS) before the loop that calls them. So on a miss the kernels are shared out between
+this process and helper processes, one per further core, each writing what it compiled to the
+cache; this process then compiles `loop.run`, which loads the helpers' kernels from there. A
+helper that fails costs only time: the loop compiles whatever is missing itself.
+
+With verbose on, a compilation is announced before it starts and timed when it ends; a cache
+hit prints nothing. The cache check reads Numba's cache index (private API): if that ever
+fails, the notice is printed as for a miss and no helper is started.
 """
 
+import os
+import subprocess
+import sys
 import time
+import warnings
 
+import numba
 import numpy as np
 
-from . import loop, random
+from ... import config
+from . import jit, loop
 from .dense import nonzero_index_into
 
 
@@ -23,14 +35,19 @@ def _run_args(dtype):
 
 
 def entry_points(dtype):
-    """[(dispatcher, example arguments)] of every CPU entry point a fit, evaluate or predict calls."""
-    return [(loop.run, _run_args(dtype)), (random.shuffled_order, (0, False)),
-            (nonzero_index_into, (np.empty((0, 0), dtype), np.empty(0, np.int64), np.empty(0, np.int32)))]
+    """[(dispatcher, argument types)] of every CPU entry point a fit, evaluate or predict calls."""
+    calls = [(loop.run, _run_args(dtype)),
+             (nonzero_index_into, (np.empty((0, 0), dtype), np.empty(0, np.int64), np.empty(0, np.int32)))]
+    return [(dispatcher, tuple(dispatcher.typeof_pyval(a) for a in args)) for dispatcher, args in calls]
 
 
-def signature(dispatcher, args):
-    """The argument types Numba compiles dispatcher for when called with args."""
-    return tuple(dispatcher.typeof_pyval(a) for a in args)
+def kernels(dtype):
+    """[(dispatcher, argument types)] of every kernel the entry points call, for float type dtype."""
+    float_type = numba.from_dtype(np.dtype(dtype))
+    return [(k.compiled, jit.argument_types(k.kinds, float_type)) for k in jit.KERNELS]
+
+
+_ready = set()  # float types whose kernels and entry points are loaded
 
 
 def _on_disk(dispatcher, sig):
@@ -43,20 +60,99 @@ def _on_disk(dispatcher, sig):
         return False, None
 
 
+def _processes():
+    """How many processes may compile at once: config.COMPILE_PROCESSES, else this process's cores (at most 4)."""
+    if config.COMPILE_PROCESSES:
+        return max(1, int(config.COMPILE_PROCESSES))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, 4)
+
+
+def _name(dispatcher):
+    return f"{dispatcher.py_func.__module__}.{dispatcher.py_func.__qualname__}"
+
+
+def share_out(jobs, parts):
+    """Split [(dispatcher, sig)] into `parts` lists of similar compile cost (bytecode size stands in for it).
+
+    The first list is this process's: it starts while the helpers are still importing, so it takes more.
+    """
+    cost = [len(d.py_func.__code__.co_code) for d, _ in jobs]
+    loads = [0.0] + [0.2 * sum(cost) / parts] * (parts - 1)  # a helper's start-up, in the same units
+    shares = [[] for _ in range(parts)]
+    for i in sorted(range(len(jobs)), key=lambda i: -cost[i]):
+        least = loads.index(min(loads))
+        shares[least].append(jobs[i])
+        loads[least] += cost[i]
+    return shares
+
+
+def _start_helper(dtype, jobs):
+    """A process compiling jobs' kernels for dtype into the cache (see helper_main)."""
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    code = "from fastnn.backends.cpu import compiling; compiling.helper_main()"
+    return subprocess.Popen([sys.executable, "-c", code, np.dtype(dtype).name] + [_name(d) for d, _ in jobs],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _finish(helper):
+    """Wait for a helper; warn (and let this process compile its kernels) when it failed."""
+    try:
+        _, err = helper.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        helper.kill()
+        _, err = helper.communicate()
+    if helper.returncode != 0:
+        last = (err or b"").decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        warnings.warn(f"fastnn: a kernel-compiling helper process failed ({last[0]}); this process compiles "
+                      "its kernels instead", RuntimeWarning, stacklevel=3)
+
+
+def helper_main():
+    """Entry point of a helper process: argv is the float type, then the names of the kernels to compile."""
+    dtype, names = np.dtype(sys.argv[1]), set(sys.argv[2:])
+    for dispatcher, sig in kernels(dtype):
+        if _name(dispatcher) in names:
+            dispatcher.compile(sig)
+
+
+def _compile_kernels(dtype):
+    """Compile the kernels not yet cached for dtype, shared out between this process and helpers."""
+    jobs = [(d, sig) for d, sig in kernels(dtype) if sig not in d.overloads and not _on_disk(d, sig)[0]]
+    shares = share_out(jobs, min(_processes(), max(1, len(jobs))))
+    helpers = [_start_helper(dtype, share) for share in shares[1:] if share]
+    try:
+        for dispatcher, sig in shares[0]:
+            dispatcher.compile(sig)
+    finally:
+        for helper in helpers:
+            _finish(helper)
+
+
+def publish(dtype):
+    """Load (or compile) every kernel for dtype and make its address known to the code that calls it."""
+    for call in jit.KERNELS:
+        jit.publish(call, numba.from_dtype(np.dtype(dtype)))
+
+
 def prepare(dtype, verbose):
-    """Compile (or load) the entry points for dtype now; announce a compilation when verbose."""
-    missing = []
-    for dispatcher, args in entry_points(np.dtype(dtype)):
-        sig = signature(dispatcher, args)
-        if sig not in dispatcher.overloads:
-            missing.append((dispatcher, sig) + _on_disk(dispatcher, sig))
-    announce = verbose and any(not hit for _, _, hit, _ in missing)
-    if announce:
-        where = next((path for _, _, hit, path in missing if path), None)
+    """Compile (or load) the kernels and entry points for dtype now; announce a compilation when verbose."""
+    dtype = np.dtype(dtype)
+    if dtype in _ready:
+        return
+    missing = [(d, sig) + _on_disk(d, sig) for d, sig in entry_points(dtype) if sig not in d.overloads]
+    cold = [path for _, _, hit, path in missing if not hit]
+    if verbose and cold:
+        where = next((path for path in cold if path), None)
         print(f"Compiling fastnn's CPU kernels for {np.dtype(dtype).name} (first run only"
               + (f"; cached in {where}" if where else "") + ")...", flush=True)
     start = time.perf_counter()
+    if cold and all(cold):  # cached to disk: helpers can hand their work over
+        _compile_kernels(dtype)
+    publish(dtype)  # before the entry points load: their code calls the kernels by these names
     for dispatcher, sig, _, _ in missing:
         dispatcher.compile(sig)
-    if announce:
+    _ready.add(dtype)
+    if verbose and cold:
         print(f"... compiled in {time.perf_counter() - start:.1f} s", flush=True)

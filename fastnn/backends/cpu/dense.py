@@ -10,7 +10,7 @@ from .blas import gemm
 from .jit import kernel, njit
 
 
-@kernel
+@kernel("F2 F2 F1 b F2")
 def dense_forward(x, w, b, has_bias, out):
     """out = x @ w + b (the caller applies the activation in place); the GEMM goes to BLAS."""
     gemm(x, False, w, False, out)
@@ -20,7 +20,7 @@ def dense_forward(x, w, b, has_bias, out):
                 out[r, j] += b[j]
 
 
-@kernel
+@kernel("F2 F2 F2 F2 F1 b F2 b")
 def dense_backward(x, w, g, dw, db, has_bias, dx, want_dx):
     """From g = dL/dz (the caller applied the activation's derivative): dw = x^T g, db = sum_rows g, dx = g w^T."""
     gemm(x, True, g, False, dw)
@@ -54,7 +54,7 @@ def nonzero_index_into(x, indptr, indices):
     return n
 
 
-@kernel
+@kernel("F2 I1 I1 J1 F2 F1 b F2")
 def dense_forward_csr(x, rows, indptr, indices, w, b, has_bias, out):
     """out = x[rows] @ w + b over the nonzero inputs only, reading the batch in place.
 
@@ -85,16 +85,18 @@ def dense_forward_csr(x, rows, indptr, indices, w, b, has_bias, out):
             q += 1
 
 
-@kernel
-def dense_backward_csr(x, rows, indptr, indices, g, dw, db, has_bias):
+@kernel("F2 I1 I1 J1 F2 F2 F1 b I1")
+def dense_backward_csr(x, rows, indptr, indices, g, dw, db, has_bias, touched):
     """Backward of dense_forward_csr from g = dL/dz: dw = x[rows]^T g over nonzero inputs, db = sum g.
 
     A row of dw is zeroed when the batch first touches it (while it is hot in cache), and the
     rows no sample touches are zeroed at the end, instead of clearing all of dw up front.
+    `touched` is scratch space of at least dw.shape[0] entries.
     """
     zero = dw.dtype.type(0)
     n = g.shape[1]
-    touched = np.zeros(dw.shape[0], np.bool_)
+    for p in range(dw.shape[0]):
+        touched[p] = 0
     for s in range(rows.size):
         r = rows[s]
         xr = x[r]
@@ -102,18 +104,21 @@ def dense_backward_csr(x, rows, indptr, indices, g, dw, db, has_bias):
         for q in range(indptr[r], indptr[r + 1]):
             p = indices[q]
             v, dwp = xr[p], dw[p]
-            if not touched[p]:
-                touched[p] = True
+            if touched[p] == 0:
+                touched[p] = 1
                 for j in range(n):
                     dwp[j] = v * gs[j]
             else:
                 for j in range(n):
                     dwp[j] += v * gs[j]
     for p in range(dw.shape[0]):
-        if not touched[p]:
-            dw[p] = zero
+        if touched[p] == 0:
+            dwp = dw[p]
+            for j in range(n):
+                dwp[j] = zero
     if has_bias:
-        db[:] = zero
+        for j in range(n):
+            db[j] = zero
         for s in range(g.shape[0]):
             for j in range(n):
                 db[j] += g[s, j]

@@ -1,30 +1,135 @@
-"""The decorators of the CPU kernels, so compile options change in one place.
+"""The decorators of the CPU kernels, so compile options change in one place, and the kernel registry.
 
-`njit` marks an entry point that Python calls. `kernel` marks a function only compiled code
-calls: it is compiled without the CPython and C-callable wrappers, which halves the cost of
-compiling a small kernel (a cold start compiles them all). `inlined` marks a kernel that only
-picks other kernels by a code and has a single call site: its body is inlined there (Numba IR),
-since as a function of its own Numba would optimise and emit machine code for all its callees
-once more. Each kernel's `.py` is a twin that Python can call (tests and benchmarks use it):
+`njit` marks an entry point that Python calls. `kernel("F2 i b")` marks a function that the
+loop calls: it is compiled (and cached) on its own, without the CPython and C-callable wrappers,
+for the argument kinds given (ARGUMENT_KINDS), and its callers call its machine code by address
+(see `kernel`). Numba would otherwise link a copy of every kernel into every caller and optimise
+and emit machine code for it again there; called by address, each kernel compiles once, and
+compiling.py can compile them all at once in several processes before the loop.
+
+`inlined` marks a helper whose body Numba inlines into its callers (Numba IR): small helpers,
+and dispatchers that only pick a kernel by a code. A kernel may call inlined helpers and
+intrinsics, never another kernel (its cached code would need that kernel loaded first).
+
+Each kernel's and helper's `.py` is a twin that Python can call (tests and benchmarks use it):
 compiled on its first call and never cached, since Numba's cache files would not tell the two apart.
 """
 
 import functools
+import hashlib
+import inspect
 
+import llvmlite.binding as ll
 import numba
+import numpy as np
+from numba.core import cgutils, errors, types
+from numba.extending import intrinsic
 
 from ... import config
 
 njit = functools.partial(numba.njit, **config.NJIT_OPTIONS)
 
+# What each letter of a kernel's signature stands for: "F" arrays hold the network's float type
+# (float32 or float64), "D" float64, "I" int64, "J" int32; the digit is the number of dimensions.
+ARGUMENT_KINDS = {"F1": "float 1", "F2": "float 2", "D1": "float64 1", "D2": "float64 2", "I1": "int64 1",
+                  "I2": "int64 2", "J1": "int32 1", "f": "float", "d": "float64", "i": "int64", "b": "bool"}
 
-def kernel(fn, **options):
-    """Compile fn for calls from compiled code only; fn.py calls it from Python."""
-    dispatcher = numba.njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **config.NJIT_OPTIONS, **options)(fn)
-    dispatcher.py = numba.njit(**{**config.NJIT_OPTIONS, "cache": False})(fn)
-    return dispatcher
+KERNELS = []  # every `kernel`, in definition order
+_HELPERS = []  # every `inlined` helper (their code is part of abi())
+
+
+def argument_types(kinds, float_type):
+    """Numba types for a kernel's argument kinds in a network of float_type (numba.float32 or float64)."""
+    out = []
+    for kind in kinds:
+        name, *ndim = ARGUMENT_KINDS[kind].split()
+        scalar = float_type if name == "float" else numba.from_dtype(np.dtype(name))
+        out.append(types.Array(scalar, int(ndim[0]), "C") if ndim else scalar)
+    return tuple(out)
+
+
+def symbol(compiled, float_type):
+    """The name a kernel's machine code for float_type is known by to its callers."""
+    fn = compiled.py_func
+    return f"fastnn.{fn.__module__}.{fn.__qualname__}.{float_type}"
+
+
+def publish(call, float_type):
+    """Compile (or load) a kernel for float_type and make its address known under symbol(); return its signature."""
+    arg_types = argument_types(call.kinds, float_type)
+    call.compiled.compile(arg_types)
+    cres = call.compiled.overloads[arg_types]
+    address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+    ll.add_symbol(symbol(call.compiled, float_type), address)
+    return cres.signature
+
+
+def kernel(signature):
+    """Compile the decorated function on its own for arguments of these kinds; callers call it by address."""
+    kinds = signature.split()
+    unknown = [k for k in kinds if k not in ARGUMENT_KINDS]
+    if unknown:
+        raise ValueError(f"Unknown argument kinds {unknown}: expected some of {list(ARGUMENT_KINDS)}")
+
+    def decorate(fn):
+        compiled = numba.njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **config.NJIT_OPTIONS)(fn)
+
+        def typer(typingctx, *args):
+            return _call_by_address(call, args)
+        for attr in ("__name__", "__qualname__", "__module__", "__doc__"):
+            setattr(typer, attr, getattr(fn, attr))
+        params = inspect.signature(fn).parameters.values()  # Numba binds call arguments by it
+        typer.__signature__ = inspect.Signature([inspect.Parameter("typingctx", inspect.Parameter.POSITIONAL_ONLY),
+                                                 *params])
+        call = intrinsic(typer)
+        call.compiled, call.kinds = compiled, kinds
+        call.py = numba.njit(**{**config.NJIT_OPTIONS, "cache": False})(fn)
+        KERNELS.append(call)
+        return call
+    return decorate
+
+
+def _call_by_address(call, args):
+    """Typing and code of a call to a kernel's own machine code (Numba's calling convention, by symbol)."""
+    args = tuple(types.unliteral(a) for a in args)
+    floats = [getattr(a, "dtype", a) for a, k in zip(args, call.kinds) if k[0] in "Ff"]
+    float_type = floats[0] if floats and floats[0] in (types.float32, types.float64) else types.float64
+    expected = argument_types(call.kinds, float_type)
+    if args != expected:
+        raise errors.TypingError(f"{call.__name__} takes ({', '.join(map(str, expected))}); "
+                                 f"called with ({', '.join(map(str, args))})")
+    sig = publish(call, float_type)
+    name = symbol(call.compiled, float_type)
+
+    def codegen(context, builder, sig, llargs):
+        fn = cgutils.get_or_insert_function(builder.module,
+                                            context.call_conv.get_function_type(sig.return_type, sig.args), name)
+        status, out = context.call_conv.call_function(builder, fn, sig.return_type, sig.args, llargs)
+        with cgutils.if_unlikely(builder, status.is_error):
+            context.call_conv.return_status_propagate(builder, status)
+        return out
+    return sig, codegen
 
 
 def inlined(fn):
-    """A kernel whose body Numba inlines into its one caller; fn.py calls it from Python."""
-    return kernel(fn, inline="always")
+    """A helper whose body Numba inlines into every caller; fn.py calls it from Python."""
+    dispatcher = numba.njit(inline="always", **config.NJIT_OPTIONS)(fn)
+    dispatcher.py = numba.njit(**{**config.NJIT_OPTIONS, "cache": False})(fn)
+    _HELPERS.append(fn)
+    return dispatcher
+
+
+def abi():
+    """A fingerprint of every kernel's and helper's code and argument kinds.
+
+    The loop's entry points close over it (loop.py), and Numba keys its cache on closure values:
+    so a cached loop never calls kernels whose code or arguments have changed since it was compiled.
+    """
+    digest = hashlib.sha256()
+    for fn in [k.compiled.py_func for k in KERNELS] + _HELPERS:
+        code = fn.__code__
+        digest.update(f"{fn.__module__}.{fn.__qualname__}{code.co_consts}{code.co_names}".encode())
+        digest.update(code.co_code)
+    for k in KERNELS:
+        digest.update(" ".join(k.kinds).encode())
+    return int(digest.hexdigest()[:15], 16) | 1

@@ -17,8 +17,8 @@ over mostly-zero x (evaluate, predict), indexes each batch's nonzeros just befor
 
 `work` is one float buffer cut into regions at the offsets in `layout` (see WORK_REGIONS):
 the gathered batch, each layer's output and dropout mask (layer l at rows * P_OFF), and two
-ping-pong gradient buffers. `iwork` holds 0..cap-1 and one batch's CSR row pointers, `bidx`
-its column indices.
+ping-pong gradient buffers. `iwork` holds 0..cap-1, one batch's CSR row pointers and one flag
+per input feature (dense_backward_csr's scratch), `bidx` that batch's column indices.
 """
 
 import numpy as np
@@ -27,7 +27,7 @@ from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_A
                      P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
-from .jit import inlined, kernel, njit
+from .jit import abi, inlined, kernel, njit
 from .losses import FUSED, loss_forward_backward
 from .metrics import metrics_into
 from .optimizers import optimizer_update
@@ -48,40 +48,40 @@ def work_layout(plan, cap, n_features, n_targets, task):
     return np.cumsum([0] + sizes).astype(np.int64)
 
 
-@kernel
+@inlined
 def layer_output(plan, l, buf, cap, b):
     """Layer step l's output (or mask) for a batch of b rows in a region sized for cap rows."""
     return matrix(buf, cap * plan[l, P_OFF], b, plan[l, P_OUT])
 
 
-@kernel
+@inlined
 def kernel_of(plan, l, params):
     """Layer step l's kernel (inputs, units) as a view of the flat parameter buffer."""
     return matrix(params, plan[l, P_W], plan[l, P_IN], plan[l, P_OUT])
 
 
-@kernel
+@inlined
 def bias_of(plan, l, params):
     """Layer step l's bias (a zero-length view when it has none)."""
     start = plan[l, P_B] if plan[l, P_B] >= 0 else 0
     return params[start:start + (plan[l, P_OUT] if plan[l, P_B] >= 0 else 0)]
 
 
-@kernel
+@kernel("F2 I1 i i F2")
 def gather(src, order, start, b, dst):
     """dst[:b] = src[order[start:start + b]], row by row."""
     for i in range(b):
         copy(src[order[start + i]], dst[i])
 
 
-@kernel
+@inlined
 def copy(src, dst):
     """dst = src (1-D; a loop, since slice assignment compiles a formatted shape-error message)."""
     for i in range(dst.size):
         dst[i] = src[i]
 
 
-@kernel
+@inlined
 def multiply(a, b, out):
     """out = a * b elementwise (1-D)."""
     for i in range(out.size):
@@ -121,7 +121,8 @@ def forward(plan, fplan, params, xs, rows, indptr, indices, csr, acts, masks, ca
 
 
 @inlined
-def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, masks, g_buf, other, cap, b, fused):
+def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, masks, g_buf, other, touched, cap, b,
+             fused):
     """Backpropagate the loss gradient held in g_buf through every layer step, filling grads."""
     last = plan.shape[0] - 1
     for l in range(last, -1, -1):
@@ -135,7 +136,7 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
             activation_backward(act, y, g)  # g becomes dL/dz
         if kind == DENSE and l == 0 and csr != DENSE_INPUT:
             dense_backward_csr(xs, rows, indptr, indices, g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
-                               has_bias)
+                               has_bias, touched)
         elif kind == DENSE:
             h = xs if l == 0 else layer_output(plan, l - 1, acts, cap, b)
             dense_backward(h, kernel_of(plan, l, params), g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
@@ -145,7 +146,7 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
             multiply(flat(g), flat(layer_output(plan, l, masks, cap, b)), flat(g))
 
 
-@kernel
+@kernel("I2 D2 F1 F1 b")
 def regularize(plan, fplan, params, grads, want_grad):
     """The penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser; with want_grad, its gradient is added to grads."""
     penalty = 0.0
@@ -164,7 +165,7 @@ def regularize(plan, fplan, params, grads, want_grad):
     return penalty
 
 
-@kernel
+@kernel("F1")
 def squares_finite(grads):
     """True when every gradient's square is finite (else Adam's v would become inf).
 
@@ -177,60 +178,70 @@ def squares_finite(grads):
     return ok
 
 
-@njit
-def run(task, plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, metrics,
-        x, y, indptr, indices, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
-        stats, out):
-    """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
-
-    TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units).
-    contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
-    asked when a training loss or gradient became non-finite, -1 when a buffer is too small.
+def _entry_points(abi):
+    """The loop's entry point. It closes over `abi` (jit.abi(): a fingerprint of every kernel's code)
+    because Numba keys its cache on closure values: a cached loop is never used with changed kernels.
     """
-    if (work.size < layout[-1] or iwork.size < 2 * batch_size + 1 or (task == PREDICT and out.shape[0] < x.shape[0])
-            or (csr == BATCH_INDEX and bidx.size < batch_size * x.shape[1])):
-        return -1  # views below check no bounds
-    n, cap = x.shape[0], batch_size
-    fused = task != PREDICT and mode == FUSED
-    acts, masks = work[layout[2]:layout[3]], work[layout[3]:layout[4]]
-    iota, bptr = iwork[:cap], iwork[cap:]
-    for i in range(cap):
-        iota[i] = i
-    train = task == TRAIN  # (flags are computed, never literal: a literal argument compiles a kernel again)
-    penalty = 0.0 if train else regularize(plan, fplan, params, grads, train)
-    for k in range(first, stop):
-        start = k * batch_size
-        b = batch_size if start + batch_size <= n else n - start
-        rows = order[start:start + b]
-        if contiguous:
-            xs, ys = x[start:start + b], y[start:start + b]
-        else:
-            xs, ys = matrix(work, layout[0], b, x.shape[1]), matrix(work, layout[1], b, y.shape[1])
-            gather(y, order, start, b, ys)
-            if csr == DENSE_INPUT:
-                gather(x, order, start, b, xs)
-        ip, ix = indptr, indices
-        if csr == WHOLE_INDEX:
-            xs = x
-        elif csr == BATCH_INDEX:
-            rows, ip, ix = iota[:b], bptr[:b + 1], bidx
-            ip[0] = 0
-            nonzero_index_into(xs, ip, ix)  # bidx has room for every entry: it always fits
-        h = forward(plan, fplan, params, xs, rows, ip, ix, csr, acts, masks, cap, b, train, fused)
-        if task == PREDICT:
-            copy(flat(h), flat(out[start:start + b]))
-            continue
-        g0, g1 = work[layout[4]:layout[5]], work[layout[5]:layout[6]]
-        value = loss_forward_backward(loss, mode, h, ys, matrix(g0, 0, b, h.shape[1]), train) / b + penalty
-        if train:  # the regulariser's gradient adds to what backward wrote
-            backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, cap, b, fused)
-            value += regularize(plan, fplan, params, grads, train)
-        stats[S_LOSS] += value * b
-        stats[S_COUNT] += b
-        metrics_into(metrics, h, ys, stats, S_METRICS)
-        if task == EVALUATE:
-            continue
-        if not (np.isfinite(value) and squares_finite(grads)):
-            return k - first
-        optimizer_update(opt, params, grads, slots, hyper, step + (k - first))
-    return stop - first
+
+    @njit
+    def run(task, plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, metrics,
+            x, y, indptr, indices, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
+            stats, out):
+        """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
+
+        TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units).
+        contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
+        asked when a training loss or gradient became non-finite, -1 when a buffer is too small.
+        """
+        if (abi == 0 or work.size < layout[-1] or iwork.size < 2 * batch_size + 1 + x.shape[1]
+                or (task == PREDICT and out.shape[0] < x.shape[0])
+                or (csr == BATCH_INDEX and bidx.size < batch_size * x.shape[1])):
+            return -1  # views below check no bounds (abi is never 0)
+        n, cap = x.shape[0], batch_size
+        fused = task != PREDICT and mode == FUSED
+        acts, masks = work[layout[2]:layout[3]], work[layout[3]:layout[4]]
+        iota, bptr, touched = iwork[:cap], iwork[cap:2 * cap + 1], iwork[2 * cap + 1:]
+        for i in range(cap):
+            iota[i] = i
+        train = task == TRAIN  # (flags are computed, never literal: a literal argument compiles a kernel again)
+        penalty = 0.0 if train else regularize(plan, fplan, params, grads, train)
+        for k in range(first, stop):
+            start = k * batch_size
+            b = batch_size if start + batch_size <= n else n - start
+            rows = order[start:start + b]
+            if contiguous:
+                xs, ys = x[start:start + b], y[start:start + b]
+            else:
+                xs, ys = matrix(work, layout[0], b, x.shape[1]), matrix(work, layout[1], b, y.shape[1])
+                gather(y, order, start, b, ys)
+                if csr == DENSE_INPUT:
+                    gather(x, order, start, b, xs)
+            ip, ix = indptr, indices
+            if csr == WHOLE_INDEX:
+                xs = x
+            elif csr == BATCH_INDEX:
+                rows, ip, ix = iota[:b], bptr[:b + 1], bidx
+                ip[0] = 0
+                nonzero_index_into(xs, ip, ix)  # bidx has room for every entry: it always fits
+            h = forward(plan, fplan, params, xs, rows, ip, ix, csr, acts, masks, cap, b, train, fused)
+            if task == PREDICT:
+                copy(flat(h), flat(out[start:start + b]))
+                continue
+            g0, g1 = work[layout[4]:layout[5]], work[layout[5]:layout[6]]
+            value = loss_forward_backward(loss, mode, h, ys, matrix(g0, 0, b, h.shape[1]), train) / b + penalty
+            if train:  # the regulariser's gradient adds to what backward wrote
+                backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, touched, cap, b, fused)
+                value += regularize(plan, fplan, params, grads, train)
+            stats[S_LOSS] += value * b
+            stats[S_COUNT] += b
+            metrics_into(metrics, h, ys, stats, S_METRICS)
+            if task == EVALUATE:
+                continue
+            if not (np.isfinite(value) and squares_finite(grads)):
+                return k - first
+            optimizer_update(opt, params, grads, slots, hyper, step + (k - first))
+        return stop - first
+    return run
+
+
+run = _entry_points(abi())

@@ -9,16 +9,10 @@ Definitions follow Keras 3: mean over the batch, and over outputs for mse/mae/hi
 import numpy as np
 
 from ..codes import BCE, HINGE, MAE, MSE, SCCE
-from .jit import inlined, kernel, njit
+from .jit import abi, inlined, kernel, njit
 
 PROBS, LOGITS, FUSED = 0, 1, 2
 EPSILON = 1e-7  # Keras's clip for probabilities
-
-
-@njit
-def batch_loss(loss, mode, out, y):
-    """Sum over rows of the per-sample loss (Python's entry point: a loss object called directly)."""
-    return loss_forward_backward(loss, mode, out, y, out, False)
 
 
 @inlined
@@ -41,7 +35,7 @@ def loss_forward_backward(loss, mode, out, y, grad, want_grad):
     return _cce_logits(out, y, grad, want_grad, mode, sparse)
 
 
-@kernel
+@kernel("F2 F2 F2 b")
 def _mse(p, y, grad, want_grad):
     """mean_j (p - y)^2; gradient 2 (p - y) / (batch * units)."""
     scale = p.dtype.type(2.0 / p.size)
@@ -57,7 +51,7 @@ def _mse(p, y, grad, want_grad):
     return total
 
 
-@kernel
+@kernel("F2 F2 F2 b")
 def _mae(p, y, grad, want_grad):
     """mean_j |p - y|; gradient sign(p - y) / (batch * units)."""
     scale = p.dtype.type(1.0 / p.size)
@@ -73,7 +67,7 @@ def _mae(p, y, grad, want_grad):
     return total
 
 
-@kernel
+@kernel("F2 F2 F2 b")
 def _hinge(p, y, grad, want_grad):
     """mean_j max(1 - y p, 0) with labels already in {-1, 1}."""
     scale = p.dtype.type(1.0 / p.size)
@@ -91,7 +85,7 @@ def _hinge(p, y, grad, want_grad):
     return total
 
 
-@kernel
+@kernel("F2 F2 F2 b")
 def _bce_probs(p, y, grad, want_grad):
     """-mean_j [y log p + (1 - y) log(1 - p)], p clipped to [eps, 1 - eps] as Keras does."""
     scale = 1.0 / p.size
@@ -109,7 +103,7 @@ def _bce_probs(p, y, grad, want_grad):
     return total
 
 
-@kernel
+@kernel("F2 F2 F2 b i")
 def _bce_logits(z, y, grad, want_grad, mode):
     """Stable sigmoid cross-entropy: max(z, 0) - z y + log(1 + e^-|z|); gradient sigmoid(z) - y."""
     scale = 1.0 / z.size
@@ -129,13 +123,13 @@ def _bce_logits(z, y, grad, want_grad, mode):
     return total
 
 
-@kernel
+@inlined
 def _clip(q):
     """q clipped to [EPSILON, 1 - EPSILON], as Keras clips probabilities."""
     return EPSILON if q < EPSILON else (1.0 - EPSILON if q > 1.0 - EPSILON else q)
 
 
-@kernel
+@inlined
 def _target(y, r, j, sparse):
     """y[r, j] of the one-hot row r; a sparse row holds only the class index."""
     if sparse:
@@ -143,7 +137,7 @@ def _target(y, r, j, sparse):
     return float(y[r, j])
 
 
-@kernel
+@kernel("F2 F2 F2 b b")
 def _cce_probs(p, y, grad, want_grad, sparse):
     """-sum_j y_j log q_j with q = p / sum(p) clipped to [eps, 1 - eps], as Keras does."""
     scale = 1.0 / p.shape[0]
@@ -170,7 +164,7 @@ def _cce_probs(p, y, grad, want_grad, sparse):
     return total
 
 
-@kernel
+@kernel("F2 F2 F2 b i b")
 def _cce_logits(z, y, grad, want_grad, mode, sparse):
     """Softmax cross-entropy from scores: sum_j y_j (logsumexp(z) - z_j); gradient softmax(z) sum(y) - y."""
     scale = 1.0 / z.shape[0]
@@ -195,3 +189,16 @@ def _cce_logits(z, y, grad, want_grad, mode, sparse):
             if mode == FUSED:
                 z[r, j] = p
     return total
+
+
+def _entry_points(abi):
+    """Python's entry point to the loss kernels, closing over abi as loop.run does (see loop.py)."""
+
+    @njit
+    def batch_loss(loss, mode, out, y):
+        """Sum over rows of the per-sample loss (a loss object called directly)."""
+        return loss_forward_backward(loss, mode, out, y, out, False) if abi != 0 else 0.0
+    return batch_loss
+
+
+batch_loss = _entry_points(abi())

@@ -4,7 +4,7 @@ from ..codes import ACC_BINARY, ACC_CATEGORICAL, ACC_SPARSE, METRIC_MAE, METRIC_
 from .jit import inlined, kernel
 
 
-@kernel
+@inlined
 def _argmax(a, r):
     """Index of the first largest entry of row r (as NumPy's argmax)."""
     best = 0
@@ -14,7 +14,7 @@ def _argmax(a, r):
     return best
 
 
-@kernel
+@kernel("i F2 F2")
 def metric_sum(metric, p, y):
     """Sum over rows of one metric, with Keras 3's definitions."""
     total = 0.0

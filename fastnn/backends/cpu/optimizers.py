@@ -14,13 +14,13 @@ from .jit import inlined, kernel
 TINY = config.FLUSH_BELOW
 
 
-@kernel
+@inlined
 def _flush(v, tiny):
     """v, or 0 when it is about to become subnormal (tiny must have v's type, or nothing vectorises)."""
     return v if abs(v) >= tiny else tiny - tiny
 
 
-@kernel
+@kernel("F1 F1 F2 D1 d")
 def sgd_update(w, g, slots, hyper, step):
     """m = momentum m - lr g; w += m (or, Nesterov, w += momentum m - lr g); plain w -= lr g."""
     lr, momentum, nesterov = w.dtype.type(hyper[0]), w.dtype.type(hyper[1]), hyper[2] != 0
@@ -36,7 +36,7 @@ def sgd_update(w, g, slots, hyper, step):
         w[i] += momentum * mi - lr * g[i] if nesterov else mi
 
 
-@kernel
+@kernel("F1 F1 F2 D1 d")
 def adam_update(w, g, slots, hyper, step):
     """m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); w -= lr_t m / (sqrt(v) + eps)."""
     lr, b1, b2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
@@ -55,7 +55,7 @@ def adam_update(w, g, slots, hyper, step):
         w[i] -= alpha * mi / (np.sqrt(vi) + e)
 
 
-@kernel
+@kernel("F1 F1 F2 D1 d")
 def rmsprop_update(w, g, slots, hyper, step):
     """v = rho v + (1 - rho) g^2; inc = lr g / sqrt(v + eps); w -= inc (or via momentum)."""
     lr, rho = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])
@@ -72,7 +72,7 @@ def rmsprop_update(w, g, slots, hyper, step):
         w[i] -= inc
 
 
-@kernel
+@kernel("F1 F1 F2 D1 d")
 def adagrad_update(w, g, slots, hyper, step):
     """acc += g^2; w -= lr g / sqrt(acc + eps)."""
     lr, eps = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])

@@ -1,5 +1,5 @@
-"""Randomness: Numba's generator (seeded from compiled code) drives shuffles and dropout masks;
-initial weights are drawn on the host by NumPy, so building a model compiles and loads nothing.
+"""Randomness: Numba's generator (seeded from compiled code) drives dropout masks; initial
+weights and each epoch's sample order are drawn on the host by NumPy, so neither compiles anything.
 
 `fnn.utils.set_random_seed` seeds both generators.
 """
@@ -31,18 +31,12 @@ def initialize(out, kind, scale):
         out[:] = values
 
 
-@njit
 def shuffled_order(n, shuffle):
-    """The sample order of one epoch: a fresh permutation (Fisher-Yates), or 0..n-1."""
-    order = np.arange(n)
-    if shuffle:
-        for i in range(n - 1, 0, -1):
-            j = int(np.random.random() * (i + 1))
-            order[i], order[j] = order[j], order[i]
-    return order
+    """The sample order of one epoch (int64): a fresh permutation, or 0..n-1."""
+    return np.random.permutation(n).astype(np.int64, copy=False) if shuffle else np.arange(n, dtype=np.int64)
 
 
-@kernel
+@kernel("F1 d")
 def dropout_mask(mask, rate):
     """mask = keep / (1 - rate) with keep ~ Bernoulli(1 - rate): inverted dropout."""
     keep = mask.dtype.type(1.0 / (1.0 - rate))
