@@ -27,7 +27,7 @@ from numba.extending import intrinsic
 
 from ... import config
 
-njit = functools.partial(numba.njit, **config.NJIT_OPTIONS)
+njit = functools.partial(numba.njit, no_cfunc_wrapper=True, **config.NJIT_OPTIONS)
 
 # What each letter of a kernel's signature stands for: "F" arrays hold the network's float type
 # (float32 or float64), "D" float64, "I" int64, "J" int32; the digit is the number of dimensions.

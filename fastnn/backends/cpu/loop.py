@@ -48,19 +48,19 @@ def work_layout(plan, cap, n_features, n_targets, task):
     return np.cumsum([0] + sizes).astype(np.int64)
 
 
-@inlined
+@kernel("I2 i F1 i i")
 def layer_output(plan, l, buf, cap, b):
     """Layer step l's output (or mask) for a batch of b rows in a region sized for cap rows."""
     return matrix(buf, cap * plan[l, P_OFF], b, plan[l, P_OUT])
 
 
-@inlined
+@kernel("I2 i F1")
 def kernel_of(plan, l, params):
     """Layer step l's kernel (inputs, units) as a view of the flat parameter buffer."""
     return matrix(params, plan[l, P_W], plan[l, P_IN], plan[l, P_OUT])
 
 
-@inlined
+@kernel("I2 i F1")
 def bias_of(plan, l, params):
     """Layer step l's bias (a zero-length view when it has none)."""
     start = plan[l, P_B] if plan[l, P_B] >= 0 else 0
@@ -71,17 +71,19 @@ def bias_of(plan, l, params):
 def gather(src, order, start, b, dst):
     """dst[:b] = src[order[start:start + b]], row by row."""
     for i in range(b):
-        copy(src[order[start + i]], dst[i])
+        row, out = src[order[start + i]], dst[i]
+        for j in range(out.size):
+            out[j] = row[j]
 
 
-@inlined
+@kernel("F1 F1")
 def copy(src, dst):
     """dst = src (1-D; a loop, since slice assignment compiles a formatted shape-error message)."""
     for i in range(dst.size):
         dst[i] = src[i]
 
 
-@inlined
+@kernel("F1 F1 F1")
 def multiply(a, b, out):
     """out = a * b elementwise (1-D)."""
     for i in range(out.size):
