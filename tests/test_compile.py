@@ -136,7 +136,7 @@ def test_the_compile_notice_needs_verbose_and_a_real_compilation(monkeypatch, ca
     int64 = (numba.int64,)
     monkeypatch.setattr(compiling, "_ready", set())
     monkeypatch.setattr(compiling, "_on_disk", lambda dispatcher, sig: (False, "/the/cache"))
-    monkeypatch.setattr(compiling, "_compile_kernels", lambda dtype: None)  # (tested in a fresh process below)
+    monkeypatch.setattr(compiling, "_compile_in_parallel", lambda dtype, missing: None)  # (tested in a fresh process below)
     monkeypatch.setattr(compiling, "entry_points", lambda dtype: [(quiet, int64)])
     compiling.prepare("float32", 0)
     assert capsys.readouterr().out == "" and quiet.signatures

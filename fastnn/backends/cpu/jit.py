@@ -1,11 +1,12 @@
 """The decorators of the CPU kernels, so compile options change in one place, and the kernel registry.
 
-`njit` marks an entry point that Python calls. `kernel("F2 i b")` marks a function that the
+`njit` marks an entry point that Python calls. `kernel("F2 i b -> d")` marks a function that the
 loop calls: it is compiled (and cached) on its own, without the CPython and C-callable wrappers,
-for the argument kinds given (ARGUMENT_KINDS), and its callers call its machine code by address
-(see `kernel`). Numba would otherwise link a copy of every kernel into every caller and optimise
-and emit machine code for it again there; called by address, each kernel compiles once, and
-compiling.py can compile them all at once in several processes before the loop.
+for the argument kinds given (ARGUMENT_KINDS; after "->" what it returns, if anything), and its
+callers call its machine code by address (see `kernel`). Numba would otherwise link a copy of
+every kernel into every caller and optimise and emit machine code for it again there; called by
+address, each kernel compiles once, and since the declared kinds type a call without compiling
+the kernel, compiling.py compiles the kernels and the loop all at once in several processes.
 
 `inlined` marks a helper whose body Numba inlines into its callers (Numba IR): small helpers,
 and dispatchers that only pick a kernel by a code. A kernel may call inlined helpers and
@@ -15,6 +16,7 @@ Each kernel's and helper's `.py` is a twin that Python can call (tests and bench
 compiled on its first call and never cached, since Numba's cache files would not tell the two apart.
 """
 
+import ctypes
 import functools
 import hashlib
 import inspect
@@ -54,20 +56,39 @@ def symbol(compiled, float_type):
     return f"fastnn.{fn.__module__}.{fn.__qualname__}.{float_type}"
 
 
+def declared(call, float_type):
+    """A kernel's signature for float_type, as its kinds declare it."""
+    result = argument_types([call.returns], float_type)[0] if call.returns else types.none
+    return result(*argument_types(call.kinds, float_type))
+
+
+_published = set()  # (kernel, float type) whose symbol holds the kernel's address in this process
+PLACEHOLDERS = False  # True in a process that compiles the loop for the cache only: symbols need no real code
+
+
 def publish(call, float_type):
-    """Compile (or load) a kernel for float_type and make its address known under symbol(); return its signature."""
-    arg_types = argument_types(call.kinds, float_type)
-    call.compiled.compile(arg_types)
-    cres = call.compiled.overloads[arg_types]
-    address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
-    ll.add_symbol(symbol(call.compiled, float_type), address)
-    return cres.signature
+    """Compile (or load) a kernel for float_type and make its address known under symbol()."""
+    if (call, float_type) in _published:
+        return
+    sig = declared(call, float_type)
+    if PLACEHOLDERS:  # the code is cached, never run here: any address resolves the symbol
+        ll.add_symbol(symbol(call.compiled, float_type), ctypes.cast(ctypes.pythonapi.Py_IsInitialized,
+                                                                     ctypes.c_void_p).value)
+        return
+    call.compiled.compile(sig.args)
+    cres = call.compiled.overloads[sig.args]
+    if cres.signature.return_type != sig.return_type:
+        raise TypeError(f"fastnn internal error: kernel {call.__name__} returns {cres.signature.return_type}, "
+                        f"but its kinds declare {sig.return_type}")
+    ll.add_symbol(symbol(call.compiled, float_type), cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
+    _published.add((call, float_type))
 
 
 def kernel(signature):
     """Compile the decorated function on its own for arguments of these kinds; callers call it by address."""
-    kinds = signature.split()
-    unknown = [k for k in kinds if k not in ARGUMENT_KINDS]
+    kinds, _, returns = signature.partition("->")
+    kinds, returns = kinds.split(), returns.strip() or None
+    unknown = [k for k in kinds + [returns] if k is not None and k not in ARGUMENT_KINDS]
     if unknown:
         raise ValueError(f"Unknown argument kinds {unknown}: expected some of {list(ARGUMENT_KINDS)}")
 
@@ -82,7 +103,7 @@ def kernel(signature):
         typer.__signature__ = inspect.Signature([inspect.Parameter("typingctx", inspect.Parameter.POSITIONAL_ONLY),
                                                  *params])
         call = intrinsic(typer)
-        call.compiled, call.kinds = compiled, kinds
+        call.compiled, call.kinds, call.returns = compiled, kinds, returns
         call.py = numba.njit(**{**config.NJIT_OPTIONS, "cache": False})(fn)
         KERNELS.append(call)
         return call
@@ -98,8 +119,8 @@ def _call_by_address(call, args):
     if args != expected:
         raise errors.TypingError(f"{call.__name__} takes ({', '.join(map(str, expected))}); "
                                  f"called with ({', '.join(map(str, args))})")
-    sig = publish(call, float_type)
-    name = symbol(call.compiled, float_type)
+    publish(call, float_type)  # a caller compiled here may run here: its symbols need the real code
+    sig, name = declared(call, float_type), symbol(call.compiled, float_type)
 
     def codegen(context, builder, sig, llargs):
         fn = cgutils.get_or_insert_function(builder.module,
@@ -131,5 +152,5 @@ def abi():
         digest.update(f"{fn.__module__}.{fn.__qualname__}{code.co_consts}{code.co_names}".encode())
         digest.update(code.co_code)
     for k in KERNELS:
-        digest.update(" ".join(k.kinds).encode())
+        digest.update(f"{k.kinds} {k.returns}".encode())
     return int(digest.hexdigest()[:15], 16) | 1

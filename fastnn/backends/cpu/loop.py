@@ -48,19 +48,19 @@ def work_layout(plan, cap, n_features, n_targets, task):
     return np.cumsum([0] + sizes).astype(np.int64)
 
 
-@kernel("I2 i F1 i i")
+@kernel("I2 i F1 i i -> F2")
 def layer_output(plan, l, buf, cap, b):
     """Layer step l's output (or mask) for a batch of b rows in a region sized for cap rows."""
     return matrix(buf, cap * plan[l, P_OFF], b, plan[l, P_OUT])
 
 
-@kernel("I2 i F1")
+@kernel("I2 i F1 -> F2")
 def kernel_of(plan, l, params):
     """Layer step l's kernel (inputs, units) as a view of the flat parameter buffer."""
     return matrix(params, plan[l, P_W], plan[l, P_IN], plan[l, P_OUT])
 
 
-@kernel("I2 i F1")
+@kernel("I2 i F1 -> F1")
 def bias_of(plan, l, params):
     """Layer step l's bias (a zero-length view when it has none)."""
     start = plan[l, P_B] if plan[l, P_B] >= 0 else 0
@@ -148,7 +148,7 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
             multiply(flat(g), flat(layer_output(plan, l, masks, cap, b)), flat(g))
 
 
-@kernel("I2 D2 F1 F1 b")
+@kernel("I2 D2 F1 F1 b -> d")
 def regularize(plan, fplan, params, grads, want_grad):
     """The penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser; with want_grad, its gradient is added to grads."""
     penalty = 0.0
@@ -167,7 +167,7 @@ def regularize(plan, fplan, params, grads, want_grad):
     return penalty
 
 
-@kernel("F1")
+@kernel("F1 -> b")
 def squares_finite(grads):
     """True when every gradient's square is finite (else Adam's v would become inf).
 

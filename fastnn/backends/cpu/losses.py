@@ -35,7 +35,7 @@ def loss_forward_backward(loss, mode, out, y, grad, want_grad):
     return _cce_logits(out, y, grad, want_grad, mode, sparse)
 
 
-@kernel("F2 F2 F2 b")
+@kernel("F2 F2 F2 b -> d")
 def _mse(p, y, grad, want_grad):
     """mean_j (p - y)^2; gradient 2 (p - y) / (batch * units)."""
     scale = p.dtype.type(2.0 / p.size)
@@ -51,7 +51,7 @@ def _mse(p, y, grad, want_grad):
     return total
 
 
-@kernel("F2 F2 F2 b")
+@kernel("F2 F2 F2 b -> d")
 def _mae(p, y, grad, want_grad):
     """mean_j |p - y|; gradient sign(p - y) / (batch * units)."""
     scale = p.dtype.type(1.0 / p.size)
@@ -67,7 +67,7 @@ def _mae(p, y, grad, want_grad):
     return total
 
 
-@kernel("F2 F2 F2 b")
+@kernel("F2 F2 F2 b -> d")
 def _hinge(p, y, grad, want_grad):
     """mean_j max(1 - y p, 0) with labels already in {-1, 1}."""
     scale = p.dtype.type(1.0 / p.size)
@@ -85,7 +85,7 @@ def _hinge(p, y, grad, want_grad):
     return total
 
 
-@kernel("F2 F2 F2 b")
+@kernel("F2 F2 F2 b -> d")
 def _bce_probs(p, y, grad, want_grad):
     """-mean_j [y log p + (1 - y) log(1 - p)], p clipped to [eps, 1 - eps] as Keras does."""
     scale = 1.0 / p.size
@@ -103,7 +103,7 @@ def _bce_probs(p, y, grad, want_grad):
     return total
 
 
-@kernel("F2 F2 F2 b i")
+@kernel("F2 F2 F2 b i -> d")
 def _bce_logits(z, y, grad, want_grad, mode):
     """Stable sigmoid cross-entropy: max(z, 0) - z y + log(1 + e^-|z|); gradient sigmoid(z) - y."""
     scale = 1.0 / z.size
@@ -137,7 +137,7 @@ def _target(y, r, j, sparse):
     return float(y[r, j])
 
 
-@kernel("F2 F2 F2 b b")
+@kernel("F2 F2 F2 b b -> d")
 def _cce_probs(p, y, grad, want_grad, sparse):
     """-sum_j y_j log q_j with q = p / sum(p) clipped to [eps, 1 - eps], as Keras does."""
     scale = 1.0 / p.shape[0]
@@ -164,7 +164,7 @@ def _cce_probs(p, y, grad, want_grad, sparse):
     return total
 
 
-@kernel("F2 F2 F2 b i b")
+@kernel("F2 F2 F2 b i b -> d")
 def _cce_logits(z, y, grad, want_grad, mode, sparse):
     """Softmax cross-entropy from scores: sum_j y_j (logsumexp(z) - z_j); gradient softmax(z) sum(y) - y."""
     scale = 1.0 / z.shape[0]

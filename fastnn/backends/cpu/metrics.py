@@ -14,7 +14,7 @@ def _argmax(a, r):
     return best
 
 
-@kernel("i F2 F2")
+@kernel("i F2 F2 -> d")
 def metric_sum(metric, p, y):
     """Sum over rows of one metric, with Keras 3's definitions."""
     total = 0.0
