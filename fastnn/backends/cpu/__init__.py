@@ -158,6 +158,7 @@ def _run(task, net, slots, opt_code, hyper, step, data, order, contiguous, csr, 
          stats, out):
     """Call loop.run with exactly the argument types it was compiled for (compiling.py's _run_args)."""
     x, y, indptr, indices = data
+    compiling.prepare(x.dtype, 0)  # (done already by fit/evaluate/predict: the loop needs its kernels published)
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step),
                     int(net.loss), int(net.mode), net.metrics, x, y, indptr, indices, order, int(contiguous),
                     csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx, stats, out)

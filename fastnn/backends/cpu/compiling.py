@@ -1,11 +1,12 @@
 """Compiling the CPU entry points before their first call, on every core, with a notice while that happens.
 
-A process compiles each entry point once per float type, or loads it from Numba's on-disk
-cache. Numba compiles one function at a time, and a cold start compiles some thirty kernels
-(jit.KERNELS) before the loop that calls them. So on a miss the kernels are shared out between
-this process and helper processes, one per further core, each writing what it compiled to the
-cache; this process then compiles `loop.run`, which loads the helpers' kernels from there. A
-helper that fails costs only time: the loop compiles whatever is missing itself.
+A process compiles each entry point and kernel (jit.KERNELS) once per float type, or loads it
+from Numba's on-disk cache. Numba compiles one function at a time, so on a miss the work is
+shared out between this process and helper processes, one per further core, each writing what
+it compiled to the cache: kernels, and in the first helper the entry points too (they call the
+kernels by address, so they compile without them: see jit.py). This process then loads the
+kernels, publishes their addresses and loads the entry points. A helper that fails costs only
+time: whatever is missing is compiled here.
 
 With verbose on, a compilation is announced before it starts and timed when it ends; a cache
 hit prints nothing. The cache check reads Numba's cache index (private API): if that ever
@@ -69,6 +70,7 @@ def _processes():
 
 
 def _name(dispatcher):
+    """How a helper's command line names a kernel."""
     return f"{dispatcher.py_func.__module__}.{dispatcher.py_func.__qualname__}"
 
 

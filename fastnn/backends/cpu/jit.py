@@ -148,9 +148,18 @@ def abi():
     """
     digest = hashlib.sha256()
     for fn in [k.compiled.py_func for k in KERNELS] + _HELPERS:
-        code = fn.__code__
-        digest.update(f"{fn.__module__}.{fn.__qualname__}{code.co_consts}{code.co_names}".encode())
-        digest.update(code.co_code)
+        digest.update(f"{fn.__module__}.{fn.__qualname__}".encode())
+        _hash_code(digest, fn.__code__)
     for k in KERNELS:
         digest.update(f"{k.kinds} {k.returns}".encode())
     return int(digest.hexdigest()[:15], 16) | 1
+
+
+def _hash_code(digest, code):
+    """Add a code object's bytecode, names and constants (nested code objects alike) to digest."""
+    digest.update(code.co_code + repr(code.co_names).encode())
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            _hash_code(digest, const)
+        else:
+            digest.update(repr(const).encode())
