@@ -205,7 +205,7 @@ def _entry_points(abi):
         iota, bptr, touched = iwork[:cap], iwork[cap:2 * cap + 1], iwork[2 * cap + 1:]
         for i in range(cap):
             iota[i] = i
-        train = task == TRAIN  # (flags are computed, never literal: a literal argument compiles a kernel again)
+        train = task == TRAIN
         penalty = 0.0 if train else regularize(plan, fplan, params, grads, train)
         for k in range(first, stop):
             start = k * batch_size
