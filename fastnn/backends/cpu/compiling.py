@@ -100,6 +100,8 @@ def _start_helper(dtype, jobs):
     """A process compiling jobs for dtype into the cache (see helper_main)."""
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    if numba.config.CACHE_DIR:  # (set in code, not only in the environment: the helpers must write there too)
+        env["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR
     code = "from fastnn.backends.cpu import compiling; compiling.helper_main()"
     names = [job if job == ENTRY_POINTS else _name(job[0]) for job in jobs]
     return subprocess.Popen([sys.executable, "-c", code, np.dtype(dtype).name] + names,
