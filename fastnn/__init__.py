@@ -2,6 +2,7 @@
 
 from . import activations, callbacks, config, datasets, initializers, layers, losses, metrics, optimizers
 from . import regularizers, utils
+from .layers import Input
 from .model import Sequential
 
 
@@ -13,5 +14,5 @@ def load_model(path):
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "load_model", "activations", "callbacks", "config", "datasets", "initializers", "layers",
+__all__ = ["Input", "Sequential", "load_model", "activations", "callbacks", "config", "datasets", "initializers", "layers",
            "losses", "metrics", "optimizers", "regularizers", "utils", "__version__"]

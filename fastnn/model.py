@@ -88,7 +88,7 @@ class Sequential:
                 raise TypeError(f"Expected layers to be a list of layers. Received: layers={layers!r}")
             for layer in layers:
                 self._append(layer)
-            if self._input_shape is not None:
+            if self._input_shape is not None and self.layers:
                 self.build()
 
     # --- structure ----------------------------------------------------------------
@@ -98,7 +98,7 @@ class Sequential:
         self._append(layer)
         if self.built:
             self._build(self._input_shape, keep=kept)
-        elif self._input_shape is not None:
+        elif self._input_shape is not None and self.layers:  # (an Input alone has nothing to build yet)
             self.build()
 
     def _append(self, layer):

@@ -55,6 +55,20 @@ def test_input_layer_and_lazy_build():
     assert lazy.built and lazy.input_shape == (None, 7)
 
 
+def test_an_input_added_first_builds_with_the_next_layer_as_in_keras():
+    """keras.Sequential(); add(keras.Input(shape=(5,))); add(Dense(2)): built once a layer computes."""
+    model = fnn.Sequential()
+    model.add(fnn.Input(shape=(5,)))
+    assert not model.built and model.input_shape == (None, 5)
+    model.add(layers.Dense(2))
+    assert model.built and model.output_shape == (None, 2) and model.count_params() == 12
+    alone = fnn.Sequential([layers.Input(shape=(3,))])
+    assert not alone.built and alone.layers == []
+    alone.add(layers.Dense(1, activation="sigmoid"))
+    assert alone.predict(np.ones((4, 3))).shape == (4, 1)
+    assert fnn.Input is layers.Input
+
+
 def test_add_keeps_earlier_weights():
     model = fnn.Sequential()
     model.add(layers.Dense(3, input_shape=(2,)))
