@@ -39,6 +39,7 @@ from . import losses, optimizers
 
 FORMAT_VERSION = 1
 _SUFFIX = ".npz"
+_ZIP_MAGIC, _NPY_MAGIC = b"PK", b"\x93NUMPY"  # how .npz (zip) and .npy files begin
 # What np.load raises on an open file whose bytes are not a complete .npz (truncated, corrupt, foreign).
 _UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, ValueError, KeyError, OSError,
                NotImplementedError, RuntimeError)
@@ -198,6 +199,12 @@ def _read(path):
     """(path read, {name: array}) of a fastnn .npz file of a format version this code reads."""
     found = _existing(path)
     with open(found, "rb") as f:  # opened here so a permission error stays an OSError of its own
+        head = f.read(len(_NPY_MAGIC))
+        f.seek(0)
+        zip_like, npy_like = head[:2] == _ZIP_MAGIC[:len(head)], _NPY_MAGIC.startswith(head)  # (or a cut-off start)
+        if not (zip_like or npy_like):  # np.load would take it for a pickle and advise allow_pickle
+            raise SaveFileError(f"{found!r} is not a fastnn save file: it is neither an .npz (zip) archive nor "
+                                f"a NumPy array file (it starts with bytes {head!r}).")
         try:
             data = _load_npz(f)
         except _UNREADABLE as exc:

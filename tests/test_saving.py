@@ -315,7 +315,7 @@ def test_foreign_files(tmp_path):
     (tmp_path / "text.npz").write_text("hello, I am not a model")
     np.savez(tmp_path / "other.npz", a=np.arange(3))
     np.save(tmp_path / "single.npy", np.arange(3))
-    with pytest.raises(saving.SaveFileError, match=r"text\.npz.*not a readable"):
+    with pytest.raises(saving.SaveFileError, match=r"text\.npz.*not a fastnn save file: it is neither"):
         fnn.load_model(tmp_path / "text.npz")
     with pytest.raises(saving.SaveFileError, match=r"other\.npz.*not a fastnn save"):
         fnn.load_model(tmp_path / "other.npz")
@@ -454,3 +454,10 @@ def test_pathlib_paths_everywhere(tmp_path):
     other = twin()
     saving.load_weights(other, pathlib.Path(tmp_path) / "q")
     assert_same_weights(saving.load_model(pathlib.Path(tmp_path) / "p"), other)
+
+
+def test_a_file_of_random_bytes_is_named_as_not_a_save_file_without_numpys_pickle_advice(tmp_path):
+    (tmp_path / "noise.npz").write_bytes(np.random.default_rng(0).bytes(300))
+    with pytest.raises(saving.SaveFileError, match=r"noise\.npz' is not a fastnn save file") as caught:
+        fnn.load_model(tmp_path / "noise.npz")
+    assert "pickle" not in str(caught.value)
