@@ -185,3 +185,13 @@ def test_module_exit_status_is_nonzero_without_data(capsys, monkeypatch, tmp_pat
         runpy.run_module("fastnn.examples.fashion_mnist", run_name="__main__")
     assert exit_.value.code == 1
     assert "Fashion-MNIST data is not available" in capsys.readouterr().err
+
+
+def test_mnist_on_cuda_without_a_gpu_is_one_line_on_stderr_and_status_2(tmp_path, monkeypatch, capsys):
+    """No traceback: the example says why in one line (here CUDA is made unavailable, simulator or not)."""
+    from fastnn.backends import cuda_api
+    monkeypatch.setattr(cuda_api, "simulated", lambda: False)
+    monkeypatch.setattr(cuda_api, "real_gpu", lambda: False)
+    status = mnist_example.main(["--device", "cuda", "--samples", "10", "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: device='cuda' needs an NVIDIA GPU") and err.count("\n") == 1

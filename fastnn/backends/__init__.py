@@ -3,6 +3,10 @@
 DEVICES = ("auto", "cpu", "cuda")
 
 
+class DeviceUnavailableError(RuntimeError):
+    """device="cuda" was asked for on a machine where CUDA cannot run."""
+
+
 def check_device(device):
     """The device name, validated."""
     if not isinstance(device, str) or device.lower() not in DEVICES:

@@ -7,6 +7,7 @@ import numpy as np
 
 import fastnn as fnn
 from fastnn import layers
+from fastnn.backends import DeviceUnavailableError
 
 
 def positive_int(text):
@@ -62,14 +63,19 @@ def scaled(images, count):
 
 
 def run(dataset, title, argv):
-    """Train on the dataset, print the test loss and accuracy; 0 on success, 1 when the data is missing."""
+    """Train on the dataset, print the test loss and accuracy; 0 on success, 1 when the data is missing, 2
+    when the device asked for is unavailable (one line on stderr either way, no traceback)."""
     args = parse(argv, f"Train the 784-128-10 network on {title} and print its test accuracy.")
     data = load(dataset, title, args.data_dir)
     if data is None:
         return 1
     (x, y), (x_test, y_test) = data
     fnn.utils.set_random_seed(args.seed)
-    model = build(args.device)
+    try:
+        model = build(args.device)
+    except DeviceUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.verbose:
         model.summary()
     model.fit(scaled(x, args.samples), y[:args.samples], epochs=args.epochs, batch_size=args.batch_size,

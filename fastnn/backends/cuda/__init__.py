@@ -7,7 +7,7 @@ row order, the status array). numba.cuda comes only from fastnn/backends/cuda_ap
 
 import numpy as np
 
-from .. import cuda_api
+from .. import DeviceUnavailableError, cuda_api
 from ..codes import S_LOSS, S_METRICS
 from ..cpu import random as cpu_random
 from . import loop
@@ -20,7 +20,7 @@ def _check_usable():
     """Raise a clear error unless a real GPU (or the simulator, for tests) can run kernels."""
     if cuda_api.simulated() or cuda_api.real_gpu():
         return
-    raise RuntimeError("device='cuda' needs an NVIDIA GPU with a working CUDA driver, but numba.cuda "
+    raise DeviceUnavailableError("device='cuda' needs an NVIDIA GPU with a working CUDA driver, but numba.cuda "
                        "found none (numba.cuda.is_available() is False). Use device='cpu', or "
                        "device='auto' to pick the GPU only when there is one.")
 
