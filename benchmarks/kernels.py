@@ -83,7 +83,7 @@ def adam_step(impl, n_params=101_770):
         step = [0.0]
 
         def run():
-            cpu_optimizers.adam_update.py(w, g, slots, hyper, step[0])
+            cpu_optimizers.adam_update.py(w, g, slots, hyper, step[0], 0, w.size)
             step[0] += 1
             return w
         return run

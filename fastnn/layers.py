@@ -44,10 +44,11 @@ def _shape_tuple(shape, argname):
 class Layer:
     """Base layer: name, optional input_shape, build(), weights and config."""
 
-    def __init__(self, name=None, input_shape=None):
+    def __init__(self, name=None, input_shape=None, trainable=True):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Expected name to be a string. Received: name={name!r}")
         self.name = name or _unique_name(type(self))
+        self.trainable = trainable
         self.input_shape = None if input_shape is None else _shape_tuple(input_shape, "input_shape")
         self._declared_input = self.input_shape
         self.output_shape = None
@@ -121,9 +122,31 @@ class Layer:
     def weights(self):
         return self.get_weights()
 
+    @property
+    def trainable(self):
+        """Whether fit updates this layer's weights (Keras: taken into account at the next compile())."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = check_bool("trainable", value)
+
+    @property
+    def trainable_weights(self):
+        return self.get_weights() if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return [] if self.trainable else self.get_weights()
+
+    def param_ranges(self):
+        """[(start, stop)] of this layer's parameters in the model's flat buffer."""
+        return [(self._slots[name][0], self._slots[name][0] + int(np.prod(shape)))
+                for name, shape, _ in self.param_specs()] if self.built else []
+
     # --- configuration ----------------------------------------------------------
     def get_config(self):
-        config = {"name": self.name}
+        config = {"name": self.name, "trainable": self.trainable}
         if self._declared_input is not None:
             config["input_shape"] = list(self._declared_input)
         return config
@@ -169,8 +192,8 @@ class Dense(Layer):
     """y = activation(x @ kernel + bias): the neuron f(w.x + b), `units` of them."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+                 bias_initializer="zeros", kernel_regularizer=None, name=None, input_shape=None, trainable=True):
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
         self.units = check_int("units", units, minimum=1)
         self.activation = activations_mod.get(activation)
         self.use_bias = check_bool("use_bias", use_bias)
@@ -219,8 +242,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Apply an activation function on its own."""
 
-    def __init__(self, activation, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, activation, name=None, input_shape=None, trainable=True):
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
         self.activation = activations_mod.get(activation)
 
     def plan_rows(self):
@@ -233,8 +256,8 @@ class Activation(Layer):
 class Dropout(Layer):
     """Zero a fraction `rate` of inputs while training, scaling the rest by 1 / (1 - rate)."""
 
-    def __init__(self, rate, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, rate, name=None, input_shape=None, trainable=True):
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
         self.rate = check_float("rate", rate, 0.0, 1.0, high_open=True)
 
     def plan_rows(self):

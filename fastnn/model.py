@@ -35,6 +35,7 @@ class Network:
     loss: int
     mode: int
     metrics: np.ndarray
+    ranges: object  # [start, stop) rows of the parameters the optimizer updates (the trainable layers')
 
 
 def _plan_tables(layers):
@@ -52,6 +53,31 @@ def _plan_tables(layers):
             width_done += n_out
     plan = np.array(rows, dtype=np.int64).reshape(-1, codes.PLAN_INT_COLS)
     return plan, np.array(frows, dtype=np.float64).reshape(-1, codes.PLAN_FLOAT_COLS)
+
+
+def _trainable_ranges(layers, frozen):
+    """(k, 2) int64: [start, stop) of the trainable layers' parameters, adjacent ranges merged."""
+    ranges = []
+    for layer, skip in zip(layers, frozen):
+        for start, stop in ([] if skip else layer.param_ranges()):
+            if ranges and ranges[-1][1] == start:
+                ranges[-1][1] = stop
+            else:
+                ranges.append([start, stop])
+    return np.array(ranges, dtype=np.int64).reshape(-1, 2)
+
+
+def _unregularized(fplan, layers, frozen):
+    """fplan without the kernel regularisers of frozen layers (Keras counts trainable weights' only)."""
+    if not any(frozen):
+        return fplan
+    fplan, row = fplan.copy(), 0
+    for layer, skip in zip(layers, frozen):
+        rows = len(layer.plan_rows())
+        if skip:
+            fplan[row:row + rows, [codes.F_L1, codes.F_L2]] = 0.0
+        row += rows
+    return fplan
 
 
 def _loss_mode(plan, loss):
@@ -83,6 +109,8 @@ class Sequential:
         self.metrics_names = []
         self.stop_training = False
         self.history = None
+        self._trainable = True
+        self._trainable_at_compile = {}  # id(layer) -> its trainable flag when compile() last ran
         if layers is not None:
             if isinstance(layers, Layer) or not isinstance(layers, (list, tuple)):
                 raise TypeError(f"Expected layers to be a list of layers. Received: layers={layers!r}")
@@ -162,6 +190,25 @@ class Sequential:
         self._require_built("count_params")
         return self._store.size
 
+    @property
+    def trainable(self):
+        """Setting it sets every layer's `trainable` (Keras: taken into account at the next compile())."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = check_bool("trainable", value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
     # --- weights ------------------------------------------------------------------------
     def get_weights(self):
         """Every layer's weights in order (Keras's layout: kernel (inputs, units), then bias)."""
@@ -196,6 +243,7 @@ class Sequential:
             self._check_loss_fits(loss, names)
         self.optimizer, self.loss, self.metrics_names = optimizer, loss, names
         self.optimizer.slots = None
+        self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
         self._move_to(backend)
         self.compiled = True
 
@@ -229,8 +277,10 @@ class Sequential:
     def _network(self):
         units = self.layers[-1].output_shape[0]
         codes_ = [metrics_mod.resolve(name, self.loss, units) for name in self.metrics_names]
-        return Network(self.plan, self.fplan, self._store.flat, self._grads, self.loss.code,
-                       _loss_mode(self.plan, self.loss), np.array(codes_, dtype=np.int64))
+        frozen = [not self._trainable_at_compile.get(id(layer), layer.trainable) for layer in self.layers]
+        return Network(self.plan, _unregularized(self.fplan, self.layers, frozen), self._store.flat, self._grads,
+                       self.loss.code, _loss_mode(self.plan, self.loss), np.array(codes_, dtype=np.int64),
+                       self._backend.from_host(_trainable_ranges(self.layers, frozen)))
 
     def _inputs(self, x, argname="x"):
         """x checked against (and, on first use, fixing) the input shape, as model-dtype rows."""
@@ -392,7 +442,8 @@ class Sequential:
         self._backend.prepare(self.dtype, verbose)
         cap = min(batch_size, len(x))
         ws = self._backend.workspace(self.plan, cap, x.shape[1], 1, self.dtype)
-        net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros(0, np.int64))
+        net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros(0, np.int64),
+                      np.zeros((0, 2), np.int64))
         data = self._backend.put_data(x, np.zeros((len(x), 0), self.dtype))
         return self._backend.predict(net, data, cap, ws, self.layers[-1].output_shape[0])
 
@@ -411,9 +462,10 @@ class Sequential:
             print_fn(f" {layer.name + ' (' + layer.describe() + ')':<28}{shape:<26}{layer.count_params():>9,}")
         print_fn("=" * 65)
         total = self.count_params()
+        frozen = sum(layer.count_params() for layer in self.layers if not layer.trainable)
         print_fn(f"Total params: {total:,}")
-        print_fn(f"Trainable params: {total:,}")
-        print_fn("Non-trainable params: 0")
+        print_fn(f"Trainable params: {total - frozen:,}")
+        print_fn(f"Non-trainable params: {frozen:,}")
         print_fn(rule)
 
     def save(self, path):

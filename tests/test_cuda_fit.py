@@ -126,9 +126,9 @@ def test_a_training_step_is_seven_launches_and_nothing_crosses_the_bus_per_batch
     model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
     per_call = 1  # zeroing the status array
     assert device.launches - before == 2 * (per_call + 3 * 7)
-    # up: optimizer state (built by the first fit), x, y, hyper-parameters, metric codes; down: one
-    # status read per epoch (verbose=0 trains a whole epoch per call)
-    assert counts == {"up": 5, "down": 2}
+    # up: optimizer state (built by the first fit), x, y, hyper-parameters, metric codes, the trainable
+    # parameter ranges; down: one status read per epoch (verbose=0 trains a whole epoch per call)
+    assert counts == {"up": 6, "down": 2}
 
 
 def test_a_non_finite_loss_stops_training_where_the_cpu_stops():

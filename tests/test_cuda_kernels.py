@@ -312,9 +312,13 @@ OPTIMIZERS = [  # (code, hyper, initial slot value)
 ]
 
 
+RANGES = np.array([[0, 20], [24, 33]], np.int64)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("code,hyper,initial", OPTIMIZERS)
 def test_optimizer_update_matches_cpu_and_flushes_tiny_state(rng, code, hyper, initial, dtype):
+    """Over two trainable ranges with a frozen gap (parameters 20..23), which neither backend touches."""
     n = 33
     w, slots = rand(rng, n, dtype), np.full((2, n), initial, dtype)
     if initial == 0.0:
@@ -324,12 +328,14 @@ def test_optimizer_update_matches_cpu_and_flushes_tiny_state(rng, code, hyper, i
     for step in range(2):
         g = rand(rng, n, dtype)
         g[:3] = 0.0
-        cpu_opt.optimizer_update.py(code, want_w, g, want_slots, np.array(hyper), float(step))
-        optimizers.optimizer_update(code, got_w, dev(g), got_slots, hyper_d, step, stat, step % 2, 1)
+        cpu_opt.optimizer_update.py(code, want_w, g, want_slots, np.array(hyper), float(step), RANGES)
+        optimizers.optimizer_update(code, got_w, dev(g), got_slots, hyper_d, step, dev(RANGES), stat, step % 2, 1)
     np.testing.assert_allclose(got_w.copy_to_host(), want_w, **tol(dtype))
     np.testing.assert_allclose(got_slots.copy_to_host(), want_slots, **tol(dtype))
     if initial == 0.0 and hyper[1] != 0.0:
         assert not got_slots.copy_to_host()[0, :3].any()
+    np.testing.assert_array_equal(want_w[20:24], w[20:24])
+    np.testing.assert_array_equal(want_slots[:, 20:24], slots[:, 20:24])
     assert stat.copy_to_host()[status.TAKEN] == 2
 
 
@@ -341,7 +347,7 @@ def test_optimizer_skips_the_update_and_stops_on_a_non_finite_loss_or_gradient(r
     host[slot] = value
     stat, got = dev(host), dev(w)
     optimizers.optimizer_update(codes.SGD, got, dev(np.ones(9, np.float32)), dev(np.zeros((1, 9), np.float32)),
-                                dev(np.array([0.1, 0.0, 0.0])), 0, stat, 1, 4)
+                                dev(np.array([0.1, 0.0, 0.0])), 0, dev(np.array([[0, 9]])), stat, 1, 4)
     after = stat.copy_to_host()
     np.testing.assert_array_equal(got.copy_to_host(), w)
     assert after[status.STOPPED] == 1.0 and after[status.TAKEN] == 0.0
@@ -354,7 +360,7 @@ def test_a_finite_step_books_its_loss_and_clears_the_next_slot():
     host[[status.STEP_LOSS + 1, status.STEP_PEN + 1, status.STEP_BAD + 1]] = 7.0, 8.0, 1.0  # from two steps ago
     stat = dev(host)
     optimizers.optimizer_update(codes.SGD, dev(np.zeros(3)), dev(np.zeros(3)), dev(np.zeros((1, 3))),
-                                dev(np.array([0.1, 0.0, 0.0])), 0, stat, 0, 4)
+                                dev(np.array([0.1, 0.0, 0.0])), 0, dev(np.array([[0, 3]])), stat, 0, 4)
     after = stat.copy_to_host()
     assert after[status.STATS + codes.S_LOSS] == 6.0 + 0.5 * 4  # (loss sum / rows + penalty) * rows
     assert after[status.TAKEN] == 1.0 and after[status.STOPPED] == 0.0

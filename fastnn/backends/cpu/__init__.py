@@ -105,8 +105,8 @@ class CpuBackend:
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
         csr = loop.WHOLE_INDEX if data[2].size and net.plan[0, P_KIND] == DENSE else loop.DENSE_INPUT
         with blas.limited(_blas_threads(net.plan, batch_size, csr != loop.DENSE_INPUT)):
-            return _run(loop.TRAIN, net, opt.slots, opt.code, opt.hyper, float(opt.iterations), data, order,
-                        not shuffled, csr, batch_size, first, stop, ws, stats, _nothing(data[0].dtype, 2))
+            return _run(loop.TRAIN, net, opt.slots, opt.code, opt.hyper, float(opt.iterations), net.ranges, data,
+                        order, not shuffled, csr, batch_size, first, stop, ws, stats, _nothing(data[0].dtype, 2))
 
     def evaluate(self, net, data, batch_size, ws, n_metrics):
         """Loss and metric sums over data (from put_data), in batches."""
@@ -128,8 +128,9 @@ class CpuBackend:
         n, dtype = data[0].shape[0], data[0].dtype
         steps = -(-n // batch_size)
         with blas.limited(_blas_threads(net.plan, batch_size, index_batches)):
-            _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 1), 0.0, data, np.arange(n), True,
-                 loop.BATCH_INDEX if index_batches else loop.DENSE_INPUT, batch_size, 0, steps, ws, stats, out)
+            _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 1), 0.0, _nothing(np.int64, 2), data,
+                 np.arange(n), True, loop.BATCH_INDEX if index_batches else loop.DENSE_INPUT, batch_size, 0, steps,
+                 ws, stats, out)
 
     def loss_value(self, loss, mode, y_pred, y_true):
         """Mean loss of one batch (for calling a loss object directly)."""
@@ -154,12 +155,12 @@ def _nothing(dtype, ndim):
     return np.empty((0,) * ndim, dtype)
 
 
-def _run(task, net, slots, opt_code, hyper, step, data, order, contiguous, csr, batch_size, first, stop, ws,
+def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguous, csr, batch_size, first, stop, ws,
          stats, out):
     """Call loop.run with exactly the argument types it was compiled for (compiling.py's _run_args)."""
     x, y, indptr, indices = data
     compiling.prepare(x.dtype, 0)  # (done already by fit/evaluate/predict: the loop needs its kernels published)
-    done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step),
+    done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
                     int(net.loss), int(net.mode), net.metrics, x, y, indptr, indices, order, int(contiguous),
                     csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx, stats, out)
     if done < 0:

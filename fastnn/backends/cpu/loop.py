@@ -186,12 +186,13 @@ def _entry_points(abi):
     """
 
     @njit
-    def run(task, plan, fplan, params, grads, slots, opt, hyper, step, loss, mode, metrics,
+    def run(task, plan, fplan, params, grads, slots, opt, hyper, step, ranges, loss, mode, metrics,
             x, y, indptr, indices, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
             stats, out):
         """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
 
         TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units).
+        Training updates the parameters in the [start, stop) rows of `ranges` (the trainable layers').
         contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
         asked when a training loss or gradient became non-finite, -1 when a buffer is too small.
         """
@@ -241,7 +242,7 @@ def _entry_points(abi):
                 continue
             if not (np.isfinite(value) and squares_finite(grads)):
                 return k - first
-            optimizer_update(opt, params, grads, slots, hyper, step + (k - first))
+            optimizer_update(opt, params, grads, slots, hyper, step + (k - first), ranges)
         return stop - first
     return run
 

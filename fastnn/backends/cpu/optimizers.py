@@ -1,6 +1,7 @@
-"""Optimizer updates, Keras 3's rules exactly, each one pass over the flat parameter buffer.
+"""Optimizer updates, Keras 3's rules exactly, each one pass over a range of the flat parameter buffer.
 
-`slots` is (n_slots, n_params): optimizer state laid out like the parameters. `hyper` is the
+`slots` is (n_slots, n_params): optimizer state laid out like the parameters. Each update runs
+over parameters start..stop-1; optimizer_update calls it for each range of trainable parameters. `hyper` is the
 optimizer's float vector (see optimizers.py for its layout). State smaller than
 config.FLUSH_BELOW is flushed to zero so subnormals never slow the loop.
 """
@@ -20,24 +21,24 @@ def _flush(v, tiny):
     return v if abs(v) >= tiny else tiny - tiny
 
 
-@kernel("F1 F1 F2 D1 d")
-def sgd_update(w, g, slots, hyper, step):
+@kernel("F1 F1 F2 D1 d i i")
+def sgd_update(w, g, slots, hyper, step, start, stop):
     """m = momentum m - lr g; w += m (or, Nesterov, w += momentum m - lr g); plain w -= lr g."""
     lr, momentum, nesterov = w.dtype.type(hyper[0]), w.dtype.type(hyper[1]), hyper[2] != 0
     if momentum == 0:
-        for i in range(w.size):
+        for i in range(start, stop):
             w[i] -= lr * g[i]
         return
     m = slots[0]
     tiny = w.dtype.type(TINY)
-    for i in range(w.size):
+    for i in range(start, stop):
         mi = _flush(momentum * m[i] - lr * g[i], tiny)
         m[i] = mi
         w[i] += momentum * mi - lr * g[i] if nesterov else mi
 
 
-@kernel("F1 F1 F2 D1 d")
-def adam_update(w, g, slots, hyper, step):
+@kernel("F1 F1 F2 D1 d i i")
+def adam_update(w, g, slots, hyper, step, start, stop):
     """m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); w -= lr_t m / (sqrt(v) + eps)."""
     lr, b1, b2, eps = hyper[0], hyper[1], hyper[2], hyper[3]
     t = step + 1.0
@@ -46,7 +47,7 @@ def adam_update(w, g, slots, hyper, step):
     c1, c2, e = w.dtype.type(1.0 - b1), w.dtype.type(1.0 - b2), w.dtype.type(eps)
     m, v = slots[0], slots[1]
     tiny = w.dtype.type(TINY)
-    for i in range(w.size):
+    for i in range(start, stop):
         gi = g[i]
         mi = _flush(m[i] + (gi - m[i]) * c1, tiny)
         vi = _flush(v[i] + (gi * gi - v[i]) * c2, tiny)
@@ -55,14 +56,14 @@ def adam_update(w, g, slots, hyper, step):
         w[i] -= alpha * mi / (np.sqrt(vi) + e)
 
 
-@kernel("F1 F1 F2 D1 d")
-def rmsprop_update(w, g, slots, hyper, step):
+@kernel("F1 F1 F2 D1 d i i")
+def rmsprop_update(w, g, slots, hyper, step, start, stop):
     """v = rho v + (1 - rho) g^2; inc = lr g / sqrt(v + eps); w -= inc (or via momentum)."""
     lr, rho = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])
     momentum, eps = w.dtype.type(hyper[2]), w.dtype.type(hyper[3])
     one, tiny = w.dtype.type(1), w.dtype.type(TINY)
     v, m = slots[0], slots[1]
-    for i in range(w.size):
+    for i in range(start, stop):
         vi = _flush(rho * v[i] + (one - rho) * g[i] * g[i], tiny)
         v[i] = vi
         inc = lr * g[i] / np.sqrt(vi + eps)
@@ -72,24 +73,26 @@ def rmsprop_update(w, g, slots, hyper, step):
         w[i] -= inc
 
 
-@kernel("F1 F1 F2 D1 d")
-def adagrad_update(w, g, slots, hyper, step):
+@kernel("F1 F1 F2 D1 d i i")
+def adagrad_update(w, g, slots, hyper, step, start, stop):
     """acc += g^2; w -= lr g / sqrt(acc + eps)."""
     lr, eps = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])
     acc = slots[0]
-    for i in range(w.size):
+    for i in range(start, stop):
         acc[i] += g[i] * g[i]
         w[i] -= lr * g[i] / np.sqrt(acc[i] + eps)
 
 
 @inlined
-def optimizer_update(opt, w, g, slots, hyper, step):
-    """Apply one update of optimizer `opt` to every parameter."""
-    if opt == SGD:
-        sgd_update(w, g, slots, hyper, step)
-    elif opt == ADAM:
-        adam_update(w, g, slots, hyper, step)
-    elif opt == RMSPROP:
-        rmsprop_update(w, g, slots, hyper, step)
-    elif opt == ADAGRAD:
-        adagrad_update(w, g, slots, hyper, step)
+def optimizer_update(opt, w, g, slots, hyper, step, ranges):
+    """Apply one update of optimizer `opt` to the trainable parameters: each [start, stop) row of ranges."""
+    for r in range(ranges.shape[0]):
+        start, stop = ranges[r, 0], ranges[r, 1]
+        if opt == SGD:
+            sgd_update(w, g, slots, hyper, step, start, stop)
+        elif opt == ADAM:
+            adam_update(w, g, slots, hyper, step, start, stop)
+        elif opt == RMSPROP:
+            rmsprop_update(w, g, slots, hyper, step, start, stop)
+        elif opt == ADAGRAD:
+            adagrad_update(w, g, slots, hyper, step, start, stop)

@@ -198,7 +198,7 @@ def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, st
         loss_forward_backward(net.loss, net.mode, ys[-1], y, ws.grads[-1], True, rows, order, start, gather,
                               last_act, metrics, n_metrics, status, st.STEP_LOSS + parity)
         backward(steps, x, source, ys, rows, ws, status, parity)
-        optimizer_update(opt.code, net.params, net.grads, opt.slots, hyper, opt.iterations + k - first,
+        optimizer_update(opt.code, net.params, net.grads, opt.slots, hyper, opt.iterations + k - first, net.ranges,
                          status, parity, rows)
     host = status.copy_to_host()
     stats += host[st.STATS:]
