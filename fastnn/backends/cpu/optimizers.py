@@ -1,7 +1,8 @@
 """Optimizer updates, Keras 3's rules exactly, each one pass over a range of the flat parameter buffer.
 
 `slots` is (n_slots, n_params): optimizer state laid out like the parameters. Each update runs
-over parameters start..stop-1; optimizer_update calls it for each range of trainable parameters. `hyper` is the
+over parameters start..stop-1 (as views: a loop from 0 vectorises, one from `start` would not,
+since the index might be negative); optimizer_update calls it for each trainable range. `hyper` is the
 optimizer's float vector (see optimizers.py for its layout). State smaller than
 config.FLUSH_BELOW is flushed to zero so subnormals never slow the loop.
 """
@@ -25,13 +26,14 @@ def _flush(v, tiny):
 def sgd_update(w, g, slots, hyper, step, start, stop):
     """m = momentum m - lr g; w += m (or, Nesterov, w += momentum m - lr g); plain w -= lr g."""
     lr, momentum, nesterov = w.dtype.type(hyper[0]), w.dtype.type(hyper[1]), hyper[2] != 0
+    w, g = w[start:stop], g[start:stop]
     if momentum == 0:
-        for i in range(start, stop):
+        for i in range(w.size):
             w[i] -= lr * g[i]
         return
-    m = slots[0]
+    m = slots[0][start:stop]
     tiny = w.dtype.type(TINY)
-    for i in range(start, stop):
+    for i in range(w.size):
         mi = _flush(momentum * m[i] - lr * g[i], tiny)
         m[i] = mi
         w[i] += momentum * mi - lr * g[i] if nesterov else mi
@@ -45,9 +47,9 @@ def adam_update(w, g, slots, hyper, step, start, stop):
     # Keras 3: alpha = lr * sqrt(1 - b2^t) / (1 - b1^t), with epsilon outside the sqrt
     alpha = w.dtype.type(lr * np.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t))
     c1, c2, e = w.dtype.type(1.0 - b1), w.dtype.type(1.0 - b2), w.dtype.type(eps)
-    m, v = slots[0], slots[1]
+    w, g, m, v = w[start:stop], g[start:stop], slots[0][start:stop], slots[1][start:stop]
     tiny = w.dtype.type(TINY)
-    for i in range(start, stop):
+    for i in range(w.size):
         gi = g[i]
         mi = _flush(m[i] + (gi - m[i]) * c1, tiny)
         vi = _flush(v[i] + (gi * gi - v[i]) * c2, tiny)
@@ -62,8 +64,8 @@ def rmsprop_update(w, g, slots, hyper, step, start, stop):
     lr, rho = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])
     momentum, eps = w.dtype.type(hyper[2]), w.dtype.type(hyper[3])
     one, tiny = w.dtype.type(1), w.dtype.type(TINY)
-    v, m = slots[0], slots[1]
-    for i in range(start, stop):
+    w, g, v, m = w[start:stop], g[start:stop], slots[0][start:stop], slots[1][start:stop]
+    for i in range(w.size):
         vi = _flush(rho * v[i] + (one - rho) * g[i] * g[i], tiny)
         v[i] = vi
         inc = lr * g[i] / np.sqrt(vi + eps)
@@ -77,8 +79,8 @@ def rmsprop_update(w, g, slots, hyper, step, start, stop):
 def adagrad_update(w, g, slots, hyper, step, start, stop):
     """acc += g^2; w -= lr g / sqrt(acc + eps)."""
     lr, eps = w.dtype.type(hyper[0]), w.dtype.type(hyper[1])
-    acc = slots[0]
-    for i in range(start, stop):
+    w, g, acc = w[start:stop], g[start:stop], slots[0][start:stop]
+    for i in range(w.size):
         acc[i] += g[i] * g[i]
         w[i] -= lr * g[i] / np.sqrt(acc[i] + eps)
 
