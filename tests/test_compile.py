@@ -208,31 +208,12 @@ def test_a_read_only_install_compiles_once_with_a_notice_and_caches_in_the_user_
     assert not list(package.rglob("*.nbi")), "Numba wrote its cache into the read-only package"
 
 
-FAILING_HELPER = textwrap.dedent("""
-    import subprocess, sys, warnings
-    import numpy as np
-    import fastnn as fnn
-    from fastnn import layers
-    from fastnn.backends.cpu import compiling
-
-    fnn.config.COMPILE_PROCESSES = 2
-    compiling._start_helper = lambda dtype, jobs: subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.exit('boom: no compiler here')"], stderr=subprocess.PIPE)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        compiling.prepare("float32", 0)
-    print("WARNED", [str(w.message) for w in caught])
-    rng = np.random.default_rng(0)
-    model = fnn.Sequential([layers.Dense(3, activation="softmax", input_shape=(4,))])
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    print("LOSS", model.fit(rng.random((20, 4)), rng.integers(0, 3, 20), verbose=0).history["loss"])
-""")
-
-
-def test_a_failed_compile_helper_is_reported_and_this_process_compiles_its_share(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    run = subprocess.run([sys.executable, "-c", FAILING_HELPER], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "a kernel-compiling helper process failed (boom: no compiler here)" in run.stdout
-    assert "LOSS [" in run.stdout
+def test_a_failed_compile_helper_is_reported_and_leaves_its_share_to_this_process():
+    """A helper that dies is waited for and named in a warning; what it did not cache is compiled here
+    (publish() compiles any kernel the cache lacks, as it does in a single process)."""
+    helper = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit('boom: no compiler here')"],
+                              stderr=subprocess.PIPE)
+    with pytest.warns(RuntimeWarning, match=r"a kernel-compiling helper process failed \(boom: no compiler here\)"):
+        compiling._finish(helper)
+    compiling.publish("float32")  # loads or compiles every kernel, whoever was meant to
+    assert all(sig in d.overloads for d, sig in compiling.kernels("float32"))
