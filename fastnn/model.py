@@ -429,10 +429,7 @@ class Sequential:
         if verbose:
             steps = math.ceil(len(x) / batch_size)
             print(f"{steps}/{steps} - {time.perf_counter() - t0:.1f}s" + "".join(f" - {k}: {v:.4f}" for k, v in logs.items()))
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return _result(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose=0):
         """The last layer's output for every sample of x, as an (n, units) array of the model's dtype."""
@@ -446,6 +443,61 @@ class Sequential:
                       np.zeros((0, 2), np.int64))
         data = self._backend.put_data(x, np.zeros((len(x), 0), self.dtype))
         return self._backend.predict(net, data, cap, ws, self.layers[-1].output_shape[0])
+
+    # --- one batch -------------------------------------------------------------------
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimizer step on the whole batch (x, y); its loss (and metrics) as evaluate returns them."""
+        history, x = self.history, self._inputs(x)
+        logs = {name: values[-1] for name, values in self.fit(x, y, batch_size=max(len(x), 1), epochs=1, verbose=0,
+                                                              shuffle=False).history.items()}
+        self.history = history  # as in Keras, a single step leaves model.history alone
+        return _result(logs, return_dict)
+
+    def test_on_batch(self, x, y, return_dict=False):
+        """The loss (and metrics) of the whole batch (x, y), in inference mode."""
+        x = self._inputs(x)
+        return self.evaluate(x, y, batch_size=max(len(x), 1), verbose=0, return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for the whole batch x."""
+        x = self._inputs(x)
+        return self.predict(x, batch_size=max(len(x), 1))
+
+    def __call__(self, x, training=False):
+        """model(x): the outputs for x in inference mode, as an array (Keras returns a tensor)."""
+        if check_bool("training", training):
+            raise ValueError("fastnn computes model(x) in inference mode only (training=False); dropout and "
+                             "other training-time behaviour run inside fit() and train_on_batch().")
+        return self.predict_on_batch(x)
+
+    # --- layers ------------------------------------------------------------------------
+    def get_layer(self, name=None, index=None):
+        """The layer named `name`, or at `index` of model.layers (index wins when both are given), as in Keras."""
+        if index is not None:
+            index = check_int("index", index)
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
+                                 f"{len(self.layers)} layers.")
+            return self.layers[index]
+        if name is not None:
+            for layer in self.layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in self.layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
+    def pop(self):
+        """Remove the last layer and return it; the layers left keep their weights (the optimizer starts over)."""
+        if not self.layers:
+            raise TypeError("There are no layers in the model.")
+        last = self.layers[-1]
+        kept = self.get_weights()[:len(self.get_weights()) - len(last.param_specs())] if self.built else None
+        self._layers.remove(last)
+        self.built = False
+        if kept is not None and self.layers:
+            self._build(self._input_shape)
+            self.set_weights(kept)
+        return last
 
     # --- description -----------------------------------------------------------------
     def summary(self, print_fn=None):
@@ -488,6 +540,14 @@ class Sequential:
         layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers]
         return {"name": self.name, "dtype": self.dtype,
                 "input_shape": None if self._input_shape is None else list(self._input_shape), "layers": layers}
+
+
+def _result(logs, return_dict):
+    """What evaluate returns: the logs dict, or the loss alone without metrics, else [loss, *metrics]."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
 
 
 def _check_verbose(verbose):

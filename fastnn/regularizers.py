@@ -39,6 +39,8 @@ class L2(L1L2):
         super().__init__(l2=l2)
 
 
+l1, l2, l1_l2 = L1, L2, L1L2  # Keras 3's lowercase names for the same classes
+
 ALIASES = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "l1l2": lambda: L1L2(0.01, 0.01)}
 
 

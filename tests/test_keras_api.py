@@ -1,0 +1,90 @@
+"""Keras 3 conveniences: the on-batch methods, model(x), get_layer, pop, utils and regularizer aliases."""
+
+import numpy as np
+import pytest
+
+import fastnn as fnn
+from fastnn import layers
+
+RNG = np.random.default_rng(5)
+X = RNG.normal(size=(10, 4))
+Y = RNG.integers(0, 3, 10)
+
+
+def model(metrics=("accuracy",)):
+    fnn.utils.set_random_seed(1)
+    m = fnn.Sequential([layers.Dense(6, activation="relu", input_shape=(4,), name="hidden"),
+                        layers.Dense(3, activation="softmax", name="out")])
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=list(metrics))
+    return m
+
+
+def test_train_on_batch_is_one_step_of_fit_over_the_whole_batch():
+    a, b = model(), model()
+    loss, accuracy = a.train_on_batch(X, Y)
+    history = b.fit(X, Y, batch_size=len(X), epochs=1, shuffle=False, verbose=0).history
+    assert (loss, accuracy) == (history["loss"][0], history["accuracy"][0])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert a.optimizer.iterations == 1 and a.history is None
+    assert set(a.train_on_batch(X, Y, return_dict=True)) == {"loss", "accuracy"}
+
+
+def test_test_and_predict_on_batch_and_call_match_evaluate_and_predict():
+    m = model()
+    assert m.test_on_batch(X, Y) == m.evaluate(X, Y, batch_size=len(X), verbose=0)
+    np.testing.assert_array_equal(m.predict_on_batch(X), m.predict(X))
+    np.testing.assert_array_equal(m(X), m.predict(X))
+    assert model(metrics=()).test_on_batch(X, Y) == pytest.approx(model(metrics=()).evaluate(X, Y, verbose=0))
+    with pytest.raises(ValueError, match="inference mode only"):
+        m(X, training=True)
+
+
+def test_get_layer_by_name_or_index_as_keras():
+    m = model()
+    assert m.get_layer("out") is m.layers[1] and m.get_layer(index=0) is m.layers[0]
+    assert m.get_layer("hidden", index=-1) is m.layers[1]  # index wins
+    with pytest.raises(ValueError, match=r"No such layer: nope. Existing layers are: \['hidden', 'out'\]"):
+        m.get_layer("nope")
+    with pytest.raises(ValueError, match="only has 2 layers"):
+        m.get_layer(index=2)
+    with pytest.raises(ValueError, match="Provide either a layer name or layer index"):
+        m.get_layer()
+
+
+def test_pop_returns_the_last_layer_and_the_rest_keep_their_weights():
+    m = model()
+    first = m.get_weights()[:2]
+    popped = m.pop()
+    assert popped.name == "out" and [layer.name for layer in m.layers] == ["hidden"]
+    assert m.output_shape == (None, 6)
+    for a, b in zip(m.get_weights(), first):
+        np.testing.assert_array_equal(a, b)
+    m.add(layers.Dense(2, activation="softmax"))
+    m.fit(X, Y % 2, epochs=1, verbose=0)
+    m.pop(), m.pop()
+    assert not m.built and m.layers == []
+    with pytest.raises(TypeError, match="There are no layers in the model"):
+        m.pop()
+
+
+def test_to_categorical_and_normalize_give_keras_results():
+    np.testing.assert_array_equal(fnn.utils.to_categorical([0, 2, 1]), np.eye(3)[[0, 2, 1]])
+    assert fnn.utils.to_categorical(np.array([[1], [0]]), num_classes=4).shape == (2, 4)
+    assert fnn.utils.to_categorical(np.zeros((2, 3)), 2).shape == (2, 3, 2)
+    with pytest.raises(ValueError, match=r"class labels in \[0, 2\)"):
+        fnn.utils.to_categorical([0, 2], num_classes=2)
+    with pytest.raises(ValueError, match="integer class labels"):
+        fnn.utils.to_categorical([0.5, 1])
+    x = np.array([[3.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_allclose(fnn.utils.normalize(x), [[0.6, 0.8], [0.0, 0.0]])
+    np.testing.assert_allclose(fnn.utils.normalize(x, axis=0, order=1), [[1.0, 1.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match="axis"):
+        fnn.utils.normalize(x, axis=2)
+
+
+def test_lowercase_regularizers_are_keras_aliases():
+    assert fnn.regularizers.l1 is fnn.regularizers.L1 and fnn.regularizers.l2 is fnn.regularizers.L2
+    assert fnn.regularizers.l1_l2(l1=0.01).get_config() == {"l1": 0.01, "l2": 0.0}
+    layer = layers.Dense(2, kernel_regularizer=fnn.regularizers.l2(0.1))
+    assert layer.kernel_regularizer.l2 == 0.1
