@@ -29,8 +29,13 @@ softmax = Activation("softmax", codes.SOFTMAX)
 leaky_relu = Activation("leaky_relu", codes.LEAKY_RELU)
 elu = Activation("elu", codes.ELU)
 softplus = Activation("softplus", codes.SOFTPLUS)
+selu = Activation("selu", codes.SELU)
+relu6 = Activation("relu6", codes.RELU6)
+hard_sigmoid = Activation("hard_sigmoid", codes.HARD_SIGMOID)
+exponential = Activation("exponential", codes.EXPONENTIAL)
 
-ALL = {a.name: a for a in (linear, sigmoid, relu, tanh, softmax, leaky_relu, elu, softplus)}
+ALL = {a.name: a for a in (linear, sigmoid, relu, tanh, softmax, leaky_relu, elu, softplus, selu, relu6, hard_sigmoid,
+                           exponential)}
 
 
 def get(identifier):

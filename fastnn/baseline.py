@@ -13,6 +13,7 @@ import numpy as np
 from scipy import special
 
 LEAKY_SLOPE = 0.2  # Keras 3 leaky_relu negative_slope
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 EPSILON = 1e-7  # Keras's probability clip
 
 
@@ -32,6 +33,10 @@ FORWARD = {
     "leaky_relu": lambda z: np.multiply(z, LEAKY_SLOPE, out=z, where=z < 0),
     "elu": lambda z: np.expm1(z, out=z, where=z < 0),  # alpha = 1
     "softplus": lambda z: np.logaddexp(z, 0, out=z),
+    "selu": lambda z: np.copyto(z, SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(z))),
+    "relu6": lambda z: np.clip(z, 0, 6, out=z),
+    "hard_sigmoid": lambda z: np.clip(z / 6 + 0.5, 0, 1, out=z),
+    "exponential": lambda z: np.exp(z, out=z),
 }
 
 
@@ -77,6 +82,11 @@ BACKWARD = {
     "leaky_relu": lambda y, g, tmp: np.multiply(g, LEAKY_SLOPE, out=g, where=y <= 0),
     "elu": _elu_grad,
     "softplus": _softplus_grad,
+    # selu for z <= 0: y = scale alpha (e^z - 1), so f'(z) = y + scale alpha
+    "selu": lambda y, g, tmp: np.multiply(g, np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA), out=g),
+    "relu6": lambda y, g, tmp: np.multiply(g, (y > 0) & (y < 6), out=g),
+    "hard_sigmoid": lambda y, g, tmp: np.multiply(g, ((y > 0) & (y < 1)) / 6, out=g),
+    "exponential": lambda y, g, tmp: np.multiply(g, y, out=g),
 }
 
 

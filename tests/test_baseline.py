@@ -37,6 +37,8 @@ GRAD_CASES = [
     ([Dense(4, "linear"), Activation("tanh"), Dense(3, "linear"), Activation("softmax")],
      "categorical_crossentropy", False),
     ([Dense(3, "softmax"), Activation("linear")], "sparse_categorical_crossentropy", False),
+    ([Dense(5, "selu"), Dense(4, "relu6"), Dense(2, "hard_sigmoid")], "mse", False),
+    ([Dense(4, "exponential"), Dense(3, "softmax")], "categorical_crossentropy", False),
 ]
 
 
@@ -159,6 +161,8 @@ AGREE_CASES = [
      "sparse_categorical_crossentropy", optimizers.Adam(0.01)),
     ("l1l2", [("dense", 6, "tanh", regularizers.L1L2(0.01, 0.01)), ("dense", 2, "sigmoid")],
      "binary_crossentropy", optimizers.RMSprop(0.01)),
+    ("selu-relu6-hard-sigmoid", [("dense", 6, "selu"), ("dense", 4, "relu6"), ("activation", "exponential"),
+                                 ("dense", 2, "hard_sigmoid")], "mse", optimizers.Adam(0.01)),
 ]
 
 

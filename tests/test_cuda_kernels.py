@@ -25,7 +25,7 @@ except RuntimeError as exc:  # numba-cuda not installed
 pytestmark = SIMULATOR_WARNINGS
 
 ACTS = (codes.LINEAR, codes.SIGMOID, codes.RELU, codes.TANH, codes.SOFTMAX, codes.LEAKY_RELU, codes.ELU,
-        codes.SOFTPLUS)
+        codes.SOFTPLUS, codes.SELU, codes.RELU6, codes.HARD_SIGMOID, codes.EXPONENTIAL)
 ROWS = (1, 3, 17)
 DTYPES = (np.float32, np.float64)
 EXTRA = 2  # buffer rows past `rows` that no kernel may touch

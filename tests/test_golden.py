@@ -90,3 +90,17 @@ def test_softmax(logits, expected):
     k = len(logits)
     model = fnn.Sequential([layers.Activation("softmax", input_shape=(k,))])
     np.testing.assert_allclose(model.predict(np.array([logits], dtype=float))[0], expected, atol=6e-3)
+
+
+@pytest.mark.parametrize("name, z, expected", [
+    ("selu", [1.0, -1.0, 0.0], [1.0507009873554805, 1.0507009873554805 * 1.6732632423543772 * (np.exp(-1) - 1), 0.0]),
+    ("relu6", [-1.0, 3.5, 7.0], [0.0, 3.5, 6.0]),
+    ("hard_sigmoid", [-4.0, 1.0, 3.0, 0.0], [0.0, 1 / 6 + 0.5, 1.0, 0.5]),  # Keras 3: relu6(z + 3) / 6
+    ("exponential", [0.0, 1.0, -2.0], [1.0, np.e, np.exp(-2.0)]),
+])
+def test_new_activations_give_keras_3_values(name, z, expected):
+    """A Dense layer with identity weights passes z through the activation: Keras 3's definitions."""
+    n = len(z)
+    model = fnn.Sequential([layers.Dense(n, activation=name, input_shape=(n,))], dtype="float64")
+    model.set_weights([np.eye(n), np.zeros(n)])
+    np.testing.assert_allclose(model.predict(np.array([z]))[0], expected, rtol=1e-12, atol=1e-15)

@@ -10,7 +10,8 @@ import pytest
 import fastnn as fnn
 from fastnn import layers
 
-ACTIVATIONS = ["linear", "sigmoid", "relu", "tanh", "softmax", "leaky_relu", "elu", "softplus"]
+ACTIVATIONS = ["linear", "sigmoid", "relu", "tanh", "softmax", "leaky_relu", "elu", "softplus", "selu", "relu6",
+               "hard_sigmoid", "exponential"]
 # Output activation used with each loss, so the loss sees values in its domain.
 LOSSES = {
     "mse": "linear", "mae": "tanh", "hinge": "tanh",

@@ -1,9 +1,10 @@
 """Integer codes shared by the Python layer and every backend (kernels branch on these)."""
 
 # activations
-LINEAR, SIGMOID, RELU, TANH, SOFTMAX, LEAKY_RELU, ELU, SOFTPLUS = range(8)
+LINEAR, SIGMOID, RELU, TANH, SOFTMAX, LEAKY_RELU, ELU, SOFTPLUS, SELU, RELU6, HARD_SIGMOID, EXPONENTIAL = range(12)
 LEAKY_SLOPE = 0.2  # Keras 3 leaky_relu negative_slope
 ELU_ALPHA = 1.0
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805  # Klambauer et al. 2017, as Keras
 
 # losses
 MSE, MAE, HINGE, BCE, CCE, SCCE = range(6)

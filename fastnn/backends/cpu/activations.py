@@ -6,7 +6,8 @@ keeps one buffer per layer and never stores the pre-activation z.
 
 import numpy as np
 
-from ..codes import ELU, ELU_ALPHA, LEAKY_RELU, LEAKY_SLOPE, LINEAR, RELU, SIGMOID, SOFTMAX, SOFTPLUS, TANH
+from ..codes import (ELU, ELU_ALPHA, EXPONENTIAL, HARD_SIGMOID, LEAKY_RELU, LEAKY_SLOPE, LINEAR, RELU, RELU6, SELU,
+                     SELU_ALPHA, SELU_SCALE, SIGMOID, SOFTMAX, SOFTPLUS, TANH)
 from .jit import kernel
 from .views import flat
 
@@ -53,6 +54,23 @@ def activation_forward(act, z):
         # log(1 + e^z) = max(z, 0) + log1p(e^-|z|), stable for large |z|
         for i in range(x.size):
             x[i] = (zero if x[i] < zero else x[i]) + np.log1p(np.exp(-abs(x[i])))
+    elif act == SELU:
+        scale, scaled_alpha = x.dtype.type(SELU_SCALE), x.dtype.type(SELU_SCALE * SELU_ALPHA)
+        for i in range(x.size):
+            x[i] = scale * x[i] if x[i] > zero else scaled_alpha * (np.exp(x[i]) - one)
+    elif act == RELU6:
+        six = x.dtype.type(6)
+        for i in range(x.size):
+            x[i] = zero if x[i] < zero else (six if x[i] > six else x[i])
+    elif act == HARD_SIGMOID:
+        # Keras 3: relu6(z + 3) / 6, i.e. z / 6 + 1/2 clipped to [0, 1]
+        sixth, half = x.dtype.type(1 / 6), x.dtype.type(0.5)
+        for i in range(x.size):
+            v = x[i] * sixth + half
+            x[i] = zero if v < zero else (one if v > one else v)
+    elif act == EXPONENTIAL:
+        for i in range(x.size):
+            x[i] = np.exp(x[i])
 
 
 @kernel("i F2 F2")
@@ -95,3 +113,19 @@ def activation_backward(act, y, g):
         # f'(z) = sigmoid(z) = 1 - e^-y, as -expm1(-y) to keep precision for tiny y
         for i in range(yf.size):
             gf[i] *= -np.expm1(-yf[i])
+    elif act == SELU:
+        # for z <= 0: y = scale alpha (e^z - 1), so f'(z) = scale alpha e^z = y + scale alpha
+        scale, scaled_alpha = yf.dtype.type(SELU_SCALE), yf.dtype.type(SELU_SCALE * SELU_ALPHA)
+        for i in range(yf.size):
+            gf[i] *= scale if yf[i] > zero else yf[i] + scaled_alpha
+    elif act == RELU6:
+        six = yf.dtype.type(6)
+        for i in range(yf.size):
+            gf[i] = gf[i] if zero < yf[i] < six else zero
+    elif act == HARD_SIGMOID:
+        sixth = yf.dtype.type(1 / 6)
+        for i in range(yf.size):
+            gf[i] = gf[i] * sixth if zero < yf[i] < one else zero
+    elif act == EXPONENTIAL:
+        for i in range(yf.size):
+            gf[i] *= yf[i]

@@ -8,7 +8,8 @@ working dtype: constants are made in that dtype so float32 math stays float32.
 
 import math
 
-from ..codes import ELU, ELU_ALPHA, LEAKY_RELU, LEAKY_SLOPE, LINEAR, RELU, SIGMOID, SOFTMAX, SOFTPLUS, TANH
+from ..codes import (ELU, ELU_ALPHA, EXPONENTIAL, HARD_SIGMOID, LEAKY_RELU, LEAKY_SLOPE, LINEAR, RELU, RELU6, SELU,
+                     SELU_ALPHA, SELU_SCALE, SIGMOID, SOFTMAX, SOFTPLUS, TANH)
 from .device import cuda, device_fn, flat, jit
 
 
@@ -29,6 +30,15 @@ def activate(act, v, like):
     if act == SOFTPLUS:
         # log(1 + e^v) = max(v, 0) + log1p(e^-|v|), stable for large |v|
         return max(v, zero) + math.log1p(math.exp(-abs(v)))
+    if act == SELU:
+        return like.dtype.type(SELU_SCALE) * v if v > zero else \
+            like.dtype.type(SELU_SCALE * SELU_ALPHA) * (math.exp(v) - one)
+    if act == RELU6:
+        return min(max(v, zero), like.dtype.type(6))
+    if act == HARD_SIGMOID:  # Keras 3: relu6(v + 3) / 6
+        return min(max(v * like.dtype.type(1 / 6) + like.dtype.type(0.5), zero), one)
+    if act == EXPONENTIAL:
+        return math.exp(v)
     return v
 
 
@@ -50,6 +60,15 @@ def act_grad(act, y, like):
     if act == SOFTPLUS:
         # f'(z) = sigmoid(z) = 1 - e^-y, as -expm1(-y) to keep precision for tiny y
         return -math.expm1(-y)
+    if act == SELU:
+        # for z <= 0: y = scale alpha (e^z - 1), so f'(z) = y + scale alpha
+        return like.dtype.type(SELU_SCALE) if y > zero else y + like.dtype.type(SELU_SCALE * SELU_ALPHA)
+    if act == RELU6:
+        return one if zero < y < like.dtype.type(6) else zero
+    if act == HARD_SIGMOID:
+        return like.dtype.type(1 / 6) if zero < y < one else zero
+    if act == EXPONENTIAL:
+        return y
     return one
 
 
