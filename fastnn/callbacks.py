@@ -66,7 +66,10 @@ class CallbackList:
         return any(cb.wants_batches() for cb in self.callbacks)
 
     def __getattr__(self, hook):
+        arity = 1 if hook in ("on_train_begin", "on_train_end") else 2  # (logs) or (epoch or batch, logs)
+
         def call(*args):
+            args += (None,) * (arity - len(args))  # logs=None when fit has none, as Keras passes it
             for cb in self.callbacks:
                 getattr(cb, hook)(*args)
         return call
@@ -180,16 +183,26 @@ class ProgbarLogger(Callback):
         sys.stdout.flush()
 
 
+def _check_monitor(monitor, mode):
+    """Validate a monitored log name and a mode (the checks EarlyStopping, ModelCheckpoint and
+    ReduceLROnPlateau share; each keeps Keras's own 'auto' rule)."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"Expected mode to be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    if not isinstance(monitor, str):
+        raise TypeError(f"Expected monitor to be a log name such as 'val_loss'. Received: monitor={monitor!r}")
+
+
+def _learning_rate(model):
+    return float(model.optimizer.learning_rate)
+
+
 class EarlyStopping(Callback):
     """Stop when `monitor` has not improved by min_delta for `patience` epochs."""
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__()
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"Expected mode to be 'auto', 'min' or 'max'. Received: mode={mode!r}")
-        if not isinstance(monitor, str):
-            raise TypeError(f"Expected monitor to be a log name such as 'val_loss'. Received: monitor={monitor!r}")
+        _check_monitor(monitor, mode)
         if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)):
             raise TypeError(f"Expected min_delta to be a number. Received: min_delta={min_delta!r}")
         if not isinstance(patience, int) or patience < 0:
@@ -286,10 +299,7 @@ class ModelCheckpoint(Callback):
         super().__init__()
         if not isinstance(filepath, (str, os.PathLike)):
             raise TypeError(f"Expected filepath to be a str or os.PathLike. Received: filepath={filepath!r}")
-        if not isinstance(monitor, str):
-            raise TypeError(f"Expected monitor to be a log name such as 'val_loss'. Received: monitor={monitor!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"Expected mode to be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+        _check_monitor(monitor, mode)
         self.save_best_only = check_bool("save_best_only", save_best_only)
         self.save_weights_only = check_bool("save_weights_only", save_weights_only)
         self.filepath = os.fspath(filepath)
@@ -337,3 +347,116 @@ class ModelCheckpoint(Callback):
     def _say(self, message):
         if self.verbose:
             print(message)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at each epoch's start to schedule(epoch, lr) (or schedule(epoch)), as Keras 3."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"Expected schedule to be a function of (epoch, lr). Received: {schedule!r}")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        try:
+            lr = self.schedule(epoch, _learning_rate(self.model))
+        except TypeError:  # a schedule of the epoch alone, as Keras also accepts
+            lr = self.schedule(epoch)
+        if isinstance(lr, bool) or not isinstance(lr, (float, int, np.floating, np.integer)) or not lr > 0 \
+                or not math.isfinite(lr):
+            raise ValueError(f"The output of the `schedule` function should be a positive float. Got: {lr!r}")
+        self.model.optimizer.learning_rate = float(lr)
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _learning_rate(self.model)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by `factor` when `monitor` stops improving for `patience` epochs (Keras 3)."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0):
+        super().__init__()
+        _check_monitor(monitor, mode)
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau needs 0 < factor < 1. Received: factor={factor!r}")
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"Expected {name} to be an integer >= 0. Received: {name}={value!r}")
+        for name, value in (("min_delta", min_delta), ("min_lr", min_lr)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"Expected {name} to be a number >= 0. Received: {name}={value!r}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, float(factor), patience, verbose
+        self.min_delta, self.cooldown, self.min_lr = float(min_delta), cooldown, float(min_lr)
+        self.minimize = mode == "min" or (mode == "auto" and "acc" not in monitor)
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.minimize else -math.inf
+        self.wait = self.cooldown_counter = 0
+
+    def _improved(self, value):
+        return value < self.best - self.min_delta if self.minimize else value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = _learning_rate(self.model)
+        value = logs.get(self.monitor)
+        if value is None:
+            warnings.warn(f"ReduceLROnPlateau: monitor {self.monitor!r} is not in the logs "
+                          f"(available: {sorted(logs)}); it does nothing this epoch.", stacklevel=2)
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            old = _learning_rate(self.model)
+            if self.wait >= self.patience and old > np.float32(self.min_lr):
+                new = max(old * self.factor, self.min_lr)
+                self.model.optimizer.learning_rate = new
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as one CSV row (header: epoch, then the log names sorted), as Keras 3."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(f"Expected filename to be a str or os.PathLike. Received: filename={filename!r}")
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"Expected separator to be one character. Received: separator={separator!r}")
+        self.filename, self.separator = os.fspath(filename), separator
+        self.append = check_bool("append", append)
+        self.keys = self.writer = self.file = None
+
+    def on_train_begin(self, logs=None):
+        header = not (self.append and os.path.isfile(self.filename) and os.path.getsize(self.filename) > 0)
+        self.file = open(self.filename, "a" if self.append else "w", newline="")
+        self.keys, self.writer, self._header = None, None, header
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self.params.get("do_validation") and not any(k.startswith("val_") for k in self.keys):
+                self.keys += ["val_" + k for k in self.keys]  # validation_freq > 1: not in every epoch's logs
+            self.writer = csv.DictWriter(self.file, fieldnames=["epoch"] + self.keys, delimiter=self.separator)
+            if self._header:
+                self.writer.writeheader()
+        self.writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+        self.file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.file is not None:
+            self.file.close()
+        self.file = self.writer = None

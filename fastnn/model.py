@@ -318,8 +318,11 @@ class Sequential:
             opt.build(self._store.size, self.dtype, self._backend)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-        """Train for `epochs` epochs; returns a History whose .history maps names to per-epoch lists."""
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1):
+        """Train for `epochs` epochs; returns a History whose .history maps names to per-epoch lists.
+
+        validation_freq: validate after every validation_freq-th epoch (counted from 1), as Keras 3.
+        """
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
         epochs = check_int("epochs", epochs, minimum=0)
@@ -327,6 +330,7 @@ class Sequential:
         verbose = _check_verbose(verbose)
         validation_split = check_float("validation_split", validation_split, 0.0, 1.0, high_open=True)
         shuffle = check_bool("shuffle", shuffle)
+        validation_freq = check_int("validation_freq", validation_freq, minimum=1)
         callbacks = _check_callbacks(callbacks)
         x = self._inputs(x)
         self._check_loss_fits(self.loss, self.metrics_names)
@@ -339,7 +343,8 @@ class Sequential:
         self._backend.prepare(self.dtype, verbose)
         if val is not None:  # prepared once (on the device, indexed) for every epoch's evaluation
             val = self._backend.put_data(*val)
-        return self._fit_checked(x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch)
+        return self._fit_checked(x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch,
+                                 validation_freq)
 
     def _validation_pair(self, data):
         if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -348,7 +353,8 @@ class Sequential:
         xv = self._inputs(data[0], "validation_data[0]")
         return xv, self._targets(data[1], len(xv), "validation_data[1]")
 
-    def _fit_checked(self, x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch):
+    def _fit_checked(self, x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch,
+                     validation_freq):
         self._ensure_optimizer_state()
         net = self._network()
         cap = min(batch_size, len(x))
@@ -357,15 +363,17 @@ class Sequential:
         steps = math.ceil(len(x) / cap)
         history = History()
         progbar = ProgbarLogger(verbose) if verbose else None
-        cbs = CallbackList([history] + ([progbar] if progbar else []) + callbacks, self,
-                           {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size})
+        # as in Keras: the progress bar first, History last (it records what other callbacks add to the logs)
+        cbs = CallbackList(([progbar] if progbar else []) + callbacks + [history], self,
+                           {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
+                            "do_validation": val is not None})
         self.stop_training = False
         cbs.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             logs = self._train_epoch(net, data, len(x), shuffle, cap, steps, ws, cbs, progbar, verbose)
-            if val is not None and not self.stop_training:
+            if val is not None and not self.stop_training and (epoch + 1) % validation_freq == 0:
                 logs.update(self._evaluate_data(val, cap, prefix="val_"))
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
