@@ -253,6 +253,23 @@ class Activation(Layer):
         return {**super().get_config(), "activation": self.activation.name}
 
 
+class Softmax(Layer):
+    """Softmax over each sample's values (keras.layers.Softmax; samples here are vectors, so axis is -1)."""
+
+    def __init__(self, axis=-1, name=None, input_shape=None, trainable=True):
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
+        if isinstance(axis, bool) or axis not in (-1, 1):
+            raise ValueError(f"fastnn's layers see each sample as a vector, so Softmax takes axis=-1 (or 1). "
+                             f"Received: axis={axis!r}")
+        self.axis = -1
+
+    def plan_rows(self):
+        return [(codes.ACTIVATION, codes.SOFTMAX, 0.0, 0.0, 0.0)]
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
 class Dropout(Layer):
     """Zero a fraction `rate` of inputs while training, scaling the rest by 1 / (1 - rate)."""
 
@@ -267,7 +284,7 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
-CLASSES = {cls.__name__: cls for cls in (InputLayer, Flatten, Dense, Activation, Dropout)}
+CLASSES = {cls.__name__: cls for cls in (InputLayer, Flatten, Dense, Activation, Softmax, Dropout)}
 
 
 def deserialize(entry):

@@ -88,3 +88,18 @@ def test_lowercase_regularizers_are_keras_aliases():
     assert fnn.regularizers.l1_l2(l1=0.01).get_config() == {"l1": 0.01, "l2": 0.0}
     layer = layers.Dense(2, kernel_regularizer=fnn.regularizers.l2(0.1))
     assert layer.kernel_regularizer.l2 == 0.1
+
+
+def test_softmax_layer_turns_scores_into_probabilities_and_saves(tmp_path):
+    """The tutorial's last step on a plain model: logits -> probabilities."""
+    fnn.utils.set_random_seed(2)
+    logits = fnn.Sequential([layers.Dense(3, input_shape=(4,))])
+    probs = fnn.Sequential([layers.Dense(3, input_shape=(4,)), layers.Softmax()])
+    probs.set_weights(logits.get_weights())
+    z = logits.predict(X)
+    want = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(probs.predict(X), want / want.sum(axis=1, keepdims=True), rtol=1e-5)
+    probs.save(tmp_path / "p.npz")
+    np.testing.assert_array_equal(fnn.load_model(tmp_path / "p.npz").predict(X), probs.predict(X))
+    with pytest.raises(ValueError, match="axis=-1"):
+        layers.Softmax(axis=0)
