@@ -107,6 +107,7 @@ class Sequential:
         self.compiled = False
         self.optimizer = self.loss = None
         self.metrics_names = []
+        self._metrics = []
         self.stop_training = False
         self.history = None
         self._trainable = True
@@ -237,23 +238,24 @@ class Sequential:
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
         loss = losses_mod.get(loss)
-        names = metrics_mod.check_names(metrics)
+        checked = metrics_mod.check_names(metrics)
         backend = backends.get(device)
         if self.built:
-            self._check_loss_fits(loss, names)
-        self.optimizer, self.loss, self.metrics_names = optimizer, loss, names
+            self._check_loss_fits(loss, checked)
+        self.optimizer, self.loss, self._metrics = optimizer, loss, checked
+        self.metrics_names = [metric.name for metric in checked]
         self.optimizer.slots = None
         self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
         self._move_to(backend)
         self.compiled = True
 
-    def _check_loss_fits(self, loss, names):
+    def _check_loss_fits(self, loss, metrics):
         units = self.layers[-1].output_shape[0]
         if loss.code == codes.SCCE and units < 2:
             raise ValueError(f"{loss.name} needs at least 2 outputs (one per class). Received: the last "
                              f"layer {self.layers[-1].name!r} has {units}.")
-        for name in names:
-            metrics_mod.resolve(name, loss, units)
+        for metric in metrics:
+            metrics_mod.resolve(metric, loss, units)
 
     def to(self, device):
         """Move the model (weights and optimizer state) to "cpu" or "cuda"; returns the model."""
@@ -276,7 +278,7 @@ class Sequential:
     # --- running --------------------------------------------------------------------
     def _network(self):
         units = self.layers[-1].output_shape[0]
-        codes_ = [metrics_mod.resolve(name, self.loss, units) for name in self.metrics_names]
+        codes_ = [metrics_mod.resolve(metric, self.loss, units) for metric in self._metrics]
         frozen = [not self._trainable_at_compile.get(id(layer), layer.trainable) for layer in self.layers]
         return Network(self.plan, _unregularized(self.fplan, self.layers, frozen), self._store.flat, self._grads,
                        self.loss.code, _loss_mode(self.plan, self.loss), np.array(codes_, dtype=np.int64),
@@ -299,8 +301,8 @@ class Sequential:
     def _logs(self, stats, prefix=""):
         count = max(stats[codes.S_COUNT], 1)
         logs = {prefix + "loss": float(stats[codes.S_LOSS] / count)}
-        for k, name in enumerate(self.metrics_names):
-            logs[prefix + name] = float(stats[codes.S_METRICS + k] / count)
+        for k, metric in enumerate(self._metrics):
+            logs[prefix + metric.name] = float(metric.finish(stats[codes.S_METRICS + k] / count))
         return logs
 
     def _require_built(self, what):
@@ -333,7 +335,7 @@ class Sequential:
         validation_freq = check_int("validation_freq", validation_freq, minimum=1)
         callbacks = _check_callbacks(callbacks)
         x = self._inputs(x)
-        self._check_loss_fits(self.loss, self.metrics_names)
+        self._check_loss_fits(self.loss, self._metrics)
         y = self._targets(y, len(x))
         val = None
         if validation_data is not None:
@@ -429,7 +431,7 @@ class Sequential:
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
         verbose = _check_verbose(verbose)
         x = self._inputs(x)
-        self._check_loss_fits(self.loss, self.metrics_names)
+        self._check_loss_fits(self.loss, self._metrics)
         y = self._targets(y, len(x))
         self._backend.prepare(self.dtype, verbose)
         t0 = time.perf_counter()

@@ -10,7 +10,7 @@ unicode arrays holding JSON, so `np.load(path)` works without `allow_pickle`:
                                        order, concatenated (the model's parameter buffer), model dtype
     model_config          str, JSON    model.get_config(): name, dtype, input_shape, layers
     compile_config        str, JSON    {"optimizer": optimizer.get_config(), "loss": loss.get_config(),
-                                        "metrics": [names], "device": "cpu" | "cuda"}
+                                        "metrics": [name or {class_name, config}], "device": "cpu" | "cuda"}
     optimizer_iterations  int64, 0-d   optimizer updates applied so far (Adam's step count)
     optimizer_slots       float, 2-d   optimizer state (n_slots, n_weights), laid out like `weights`
 
@@ -35,7 +35,7 @@ import zlib
 import numpy as np
 
 from . import layers as layers_mod
-from . import losses, optimizers
+from . import losses, metrics, optimizers
 
 FORMAT_VERSION = 1
 _SUFFIX = ".npz"
@@ -76,7 +76,7 @@ def _compile_arrays(model):
     """compile_config, optimizer_iterations and (once the optimizer has state) optimizer_slots."""
     opt = model.optimizer
     config = {"optimizer": opt.get_config(), "loss": model.loss.get_config(),
-              "metrics": list(model.metrics_names), "device": model.device}
+              "metrics": [metrics.get_config(m) for m in model._metrics], "device": model.device}
     arrays = {"compile_config": _json(config), "optimizer_iterations": np.array(opt.iterations, np.int64)}
     if opt.slots is not None:
         arrays["optimizer_slots"] = np.array(model._backend.to_host(opt.slots), copy=True)
@@ -300,8 +300,8 @@ def _restore_compiled(model, found, data):
     """Compile as saved, then put back the optimizer's step count and state."""
     config = _json_entry(found, data, "compile_config")
     try:
-        model.compile(optimizer=optimizers.from_config(config["optimizer"]),
-                      loss=losses.from_config(config["loss"]), metrics=config["metrics"],
+        model.compile(optimizer=optimizers.from_config(config["optimizer"]), loss=losses.from_config(config["loss"]),
+                      metrics=[metrics.from_config(m) for m in config["metrics"]],
                       device=_device(config["device"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SaveFileError(f"{found!r} has a compile_config that cannot be applied: "

@@ -103,3 +103,22 @@ def test_softmax_layer_turns_scores_into_probabilities_and_saves(tmp_path):
     np.testing.assert_array_equal(fnn.load_model(tmp_path / "p.npz").predict(X), probs.predict(X))
     with pytest.raises(ValueError, match="axis=-1"):
         layers.Softmax(axis=0)
+
+
+def test_metric_objects_log_under_their_names_and_rmse_is_the_root_of_mse(tmp_path):
+    m = fnn.Sequential([layers.Dense(2, input_shape=(4,))])
+    m.compile(optimizer="sgd", loss="mse", metrics=["mse", fnn.metrics.RootMeanSquaredError(),
+                                                     fnn.metrics.MeanAbsoluteError(name="l1")])
+    target = RNG.normal(size=(10, 2))
+    logs = m.evaluate(X, target, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "mse", "root_mean_squared_error", "l1"] and m.metrics_names == list(logs)[1:]
+    assert logs["root_mean_squared_error"] == pytest.approx(np.sqrt(logs["mse"]))
+    assert logs["l1"] == pytest.approx(np.abs(m.predict(X) - target).mean(), rel=1e-5)
+    m.save(tmp_path / "m.npz")
+    assert fnn.load_model(tmp_path / "m.npz").evaluate(X, target, verbose=0) == pytest.approx(list(logs.values()))
+    c = model(metrics=[fnn.metrics.SparseCategoricalAccuracy()])
+    assert c.fit(X, Y, epochs=1, verbose=0).history.keys() == {"loss", "sparse_categorical_accuracy"}
+    with pytest.raises(ValueError, match="threshold=0.5 only"):
+        fnn.metrics.BinaryAccuracy(threshold=0.7)
+    with pytest.raises(ValueError, match="Two metrics are named 'mse'"):
+        m.compile(optimizer="sgd", loss="mse", metrics=["mse", fnn.metrics.MeanSquaredError(name="mse")])
