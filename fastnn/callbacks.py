@@ -460,3 +460,50 @@ class CSVLogger(Callback):
         if self.file is not None:
             self.file.close()
         self.file = self.writer = None
+
+
+class BackupAndRestore(Callback):
+    """Resume an interrupted fit: back up the model after every epoch into backup_dir; a fit that starts
+    with a backup there restores its weights and optimizer state and goes on after its last epoch.
+
+    As in Keras 3, a fit that ends normally deletes the backup (delete_checkpoint=False keeps it).
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        super().__init__()
+        if not isinstance(backup_dir, (str, os.PathLike)) or not os.fspath(backup_dir):
+            raise TypeError(f"Expected backup_dir to be a folder path. Received: backup_dir={backup_dir!r}")
+        if save_freq != "epoch":
+            raise ValueError(f"fastnn's BackupAndRestore backs up after every epoch: save_freq='epoch'. "
+                             f"Received: save_freq={save_freq!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.delete_checkpoint = check_bool("delete_checkpoint", delete_checkpoint)
+        self._model_path = os.path.join(self.backup_dir, "model.npz")
+        self._epoch_path = os.path.join(self.backup_dir, "training_metadata.json")
+
+    def on_train_begin(self, logs=None):
+        import json
+        from . import saving
+        if not os.path.isfile(self._epoch_path):
+            return
+        with open(self._epoch_path) as f:
+            epoch = json.load(f).get("epoch")
+        if not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"{self._epoch_path!r} does not hold a backed-up epoch number. Received: {epoch!r}")
+        saving.restore_training_state(self.model, self._model_path)
+        self.model._resume_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        import json
+        from . import saving
+        os.makedirs(self.backup_dir, exist_ok=True)
+        saving.save_model(self.model, self._model_path)
+        tmp = self._epoch_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"epoch": epoch + 1}, f)
+        os.replace(tmp, self._epoch_path)  # written after the model: a backup never claims an unsaved epoch
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            import shutil
+            shutil.rmtree(self.backup_dir, ignore_errors=True)

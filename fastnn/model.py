@@ -371,6 +371,7 @@ class Sequential:
                             "do_validation": val is not None})
         self.stop_training = False
         cbs.on_train_begin()
+        initial_epoch = self.__dict__.pop("_resume_epoch", initial_epoch)  # set by BackupAndRestore
         logs = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)

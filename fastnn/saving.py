@@ -306,6 +306,27 @@ def _restore_compiled(model, found, data):
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SaveFileError(f"{found!r} has a compile_config that cannot be applied: "
                             f"{type(exc).__name__}: {exc}") from exc
+    _restore_optimizer(model, found, data)
+
+
+def restore_training_state(model, path):
+    """Put the weights and optimizer state saved at path back into this built, compiled model
+    (BackupAndRestore resuming a fit); nothing changes when the file does not fit the model."""
+    found, data = _read(path)
+    weights = _weights_for(model, found, data, strict=True)
+    model._ensure_optimizer_state()
+    before = model.get_weights(), model.optimizer.iterations, model.optimizer.slots
+    try:
+        _set_weights(model, found, weights)
+        _restore_optimizer(model, found, data)
+    except BaseException:
+        model.set_weights(before[0])
+        model.optimizer.iterations, model.optimizer.slots = before[1], before[2]
+        raise
+
+
+def _restore_optimizer(model, found, data):
+    """The optimizer's step count and (when saved) state from data."""
     opt = model.optimizer
     iterations = _entry(found, data, "optimizer_iterations")
     if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:

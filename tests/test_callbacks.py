@@ -97,3 +97,40 @@ def test_validation_freq_validates_every_nth_epoch():
     assert seen == [False, True, False, True]
     with pytest.raises(ValueError, match="validation_freq"):
         m.fit(X, Y, epochs=1, verbose=0, validation_freq=0)
+
+
+class Crash(callbacks.Callback):
+    """Raises at the end of epoch `at` (after the callbacks listed before it ran)."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt("power cut")
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit_where_it_stopped(tmp_path):
+    """Interrupted after epoch 3 of 5, then fit again: the same weights as 5 epochs in one go (Adam state too)."""
+    def adam_model():
+        m = model()
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return m
+    whole = adam_model()
+    whole.fit(X, Y, epochs=5, batch_size=4, shuffle=False, verbose=0)
+    backup = tmp_path / "backup"
+    resumed = adam_model()
+    with pytest.raises(KeyboardInterrupt):
+        resumed.fit(X, Y, epochs=5, batch_size=4, shuffle=False, verbose=0,
+                    callbacks=[callbacks.BackupAndRestore(backup), Crash(at=2)])
+    assert backup.is_dir()
+    again = adam_model()  # a fresh process would rebuild the model like this
+    history = again.fit(X, Y, epochs=5, batch_size=4, shuffle=False, verbose=0,
+                        callbacks=[callbacks.BackupAndRestore(backup)])
+    assert history.epoch == [3, 4] and again.optimizer.iterations == whole.optimizer.iterations
+    for a, b in zip(again.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not backup.exists()  # a fit that ends normally deletes its backup
+    with pytest.raises(ValueError, match="save_freq='epoch'"):
+        callbacks.BackupAndRestore(backup, save_freq=10)
