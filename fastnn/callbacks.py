@@ -142,16 +142,21 @@ class ProgressBar:
         if not (self.dynamic or final):
             return
         elapsed = time.perf_counter() - self.start
-        digits = len(str(self.total))
-        filled = int(self.width * done / max(self.total, 1))
-        bar = "=" * filled + (">" if done < self.total else "") + "." * (self.width - filled - (done < self.total))
-        line = f"{done:{digits}d}/{self.total} [{bar}]"
+        if self.total is None and not final:  # a stream of unknown length: a count, no bar and no ETA
+            self.stream.write(f"\r{done}/Unknown{_fmt_logs(logs)}")
+            self.stream.flush()
+            return
+        total = done if self.total is None else self.total
+        digits = len(str(total))
+        filled = int(self.width * done / max(total, 1))
+        bar = "=" * filled + (">" if done < total else "") + "." * (self.width - filled - (done < total))
+        line = f"{done:{digits}d}/{total} [{bar}]"
         if final:
             per = elapsed / max(done, 1)
             unit = f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
             line += f" - {_fmt_time(elapsed)} {unit}"
         else:
-            line += f" - ETA: {_fmt_time(elapsed / max(done, 1) * (self.total - done))}"
+            line += f" - ETA: {_fmt_time(elapsed / max(done, 1) * (total - done))}"
         line += _fmt_logs(logs)
         self.stream.write(("\r" if self.dynamic else "") + line + ("\n" if final else ""))
         self.stream.flush()
@@ -164,22 +169,25 @@ class ProgbarLogger(Callback):
         super().__init__()
         self.verbose = verbose
         self.bar = None
+        self.done = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         print(f"Epoch {epoch + 1}/{self.params['epochs']}", file=sys.stdout)
-        self.bar = ProgressBar(self.params["steps"])
+        self.bar, self.done = ProgressBar(self.params["steps"]), 0
 
     def progress(self, done, logs):
         """Called by fit after each compiled chunk of batches (not a per-batch hook)."""
+        self.done = done
         if self.verbose == 1:
             self.bar.update(done, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        steps = self.params["steps"] or self.done  # (a stream of unknown length: the batches it gave)
         if self.verbose == 1:
-            self.bar.update(self.params["steps"], logs or {}, final=True)
+            self.bar.update(steps, logs or {}, final=True)
         else:
             elapsed = time.perf_counter() - self.bar.start
-            print(f"{self.params['steps']}/{self.params['steps']} - {_fmt_time(elapsed)}{_fmt_logs(logs or {})}")
+            print(f"{steps}/{steps} - {_fmt_time(elapsed)}{_fmt_logs(logs or {})}")
         sys.stdout.flush()
 
 

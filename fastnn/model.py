@@ -15,6 +15,7 @@ from . import backends, config
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
+from . import streams
 from ._checks import check_bool, check_float, check_int
 from ._params import ParamStore
 from .backends import codes
@@ -320,10 +321,13 @@ class Sequential:
             opt.build(self._store.size, self.dtype, self._backend)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1):
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1,
+            steps_per_epoch=None):
         """Train for `epochs` epochs; returns a History whose .history maps names to per-epoch lists.
 
         validation_freq: validate after every validation_freq-th epoch (counted from 1), as Keras 3.
+        x may also be a source of (x, y) batches (see streams.py) with y=None; steps_per_epoch then
+        limits each epoch (default: a PyDataset's length, or until an iterator runs out).
         """
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
@@ -334,6 +338,12 @@ class Sequential:
         shuffle = check_bool("shuffle", shuffle)
         validation_freq = check_int("validation_freq", validation_freq, minimum=1)
         callbacks = _check_callbacks(callbacks)
+        if streams.is_stream(x):
+            return self._fit_stream(streams.Batches(x, steps_per_epoch), y, validation_split, validation_data,
+                                    epochs, verbose, callbacks, initial_epoch, validation_freq)
+        if steps_per_epoch is not None:
+            raise ValueError("steps_per_epoch applies when x is a generator or dataset of batches; with arrays "
+                             "an epoch is every sample once (choose batch_size instead).")
         x = self._inputs(x)
         self._check_loss_fits(self.loss, self._metrics)
         y = self._targets(y, len(x))
@@ -385,6 +395,68 @@ class Sequential:
         self.history = history
         return history
 
+    def _fit_stream(self, batches, y, validation_split, validation_data, epochs, verbose, callbacks, initial_epoch,
+                    validation_freq):
+        """fit over a stream of (x, y) batches: one compiled step per batch, as the batches arrive."""
+        if y is not None:
+            raise ValueError("When x is a generator or dataset of batches, y must be None: each batch holds "
+                             "(x, y).")
+        if validation_split:
+            raise ValueError("validation_split needs arrays; with batches as input, pass validation_data=.")
+        val = None
+        if validation_data is not None:
+            val = self._backend.put_data(*self._validation_pair(validation_data))
+        history, progbar = History(), (ProgbarLogger(verbose) if verbose else None)
+        cbs = CallbackList(([progbar] if progbar else []) + callbacks + [history], self,
+                           {"epochs": epochs, "steps": batches.steps, "verbose": verbose, "batch_size": None,
+                            "do_validation": val is not None})
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(self.__dict__.pop("_resume_epoch", initial_epoch), epochs):
+            cbs.on_epoch_begin(epoch)
+            stats = np.zeros(codes.S_METRICS + len(self._metrics))
+            done = 0
+            for step, batch in enumerate(batches.epoch()):
+                if len(batch) != 2:
+                    raise ValueError("fit needs (x, y) batches. Received a batch holding x alone.")
+                xb = self._inputs(batch[0], "a batch's x")
+                yb = self._targets(batch[1], len(xb), "a batch's y")
+                if done == 0:
+                    self._backend.prepare(self.dtype, verbose)
+                    self._ensure_optimizer_state()
+                    net = self._network()
+                cbs.on_train_batch_begin(step)
+                ws = self._backend.workspace(self.plan, len(xb), xb.shape[1], yb.shape[1], self.dtype, training=True)
+                data = self._backend.put_data(xb, yb, train_batch=len(xb))
+                order = self._backend.epoch_order(len(xb), False)
+                taken = self._backend.train_batches(net, self.optimizer, data, order, False, len(xb), 0, 1, ws, stats)
+                self.optimizer.iterations += taken
+                done, logs = step + 1, self._logs(stats)
+                cbs.on_train_batch_end(step, logs)
+                if progbar:
+                    progbar.progress(done, logs)
+                if not taken:
+                    warnings.warn(f"Training stopped at batch {step} of this epoch: the loss or a gradient became "
+                                  "NaN or infinite.", RuntimeWarning, stacklevel=3)
+                    self.stop_training = True
+                if self.stop_training:
+                    break
+            if batches.ran_out:
+                warnings.warn("Your input ran out of data; interrupting training. Make sure it can generate at "
+                              "least steps_per_epoch * epochs batches.", UserWarning, stacklevel=3)
+                self.stop_training = True
+            if done == 0:
+                break
+            if val is not None and not self.stop_training and (epoch + 1) % validation_freq == 0:
+                logs.update(self._evaluate_data(val, 32, prefix="val_"))
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        self.history = history
+        return history
+
     def _train_epoch(self, net, data, n, shuffle, batch_size, steps, ws, cbs, progbar, verbose):
         """One epoch as few compiled calls as the progress bar and callbacks allow."""
         backend, opt = self._backend, self.optimizer
@@ -426,11 +498,15 @@ class Sequential:
         stats = self._backend.evaluate(self._network(), data, cap, ws, len(self.metrics_names))
         return self._logs(stats, prefix)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
-        """Loss (and metrics) over (x, y): the loss alone without metrics, else [loss, *metrics]."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, steps=None):
+        """Loss (and metrics) over (x, y): the loss alone without metrics, else [loss, *metrics].
+
+        x may also be a source of (x, y) batches with y=None (at most `steps` of them)."""
         self._require_compiled("evaluate")
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
         verbose = _check_verbose(verbose)
+        if streams.is_stream(x):
+            return _result(self._evaluate_stream(streams.Batches(x, steps), y, verbose), return_dict)
         x = self._inputs(x)
         self._check_loss_fits(self.loss, self._metrics)
         y = self._targets(y, len(x))
@@ -442,10 +518,18 @@ class Sequential:
             print(f"{steps}/{steps} - {time.perf_counter() - t0:.1f}s" + "".join(f" - {k}: {v:.4f}" for k, v in logs.items()))
         return _result(logs, return_dict)
 
-    def predict(self, x, batch_size=None, verbose=0):
-        """The last layer's output for every sample of x, as an (n, units) array of the model's dtype."""
+    def predict(self, x, batch_size=None, verbose=0, steps=None):
+        """The last layer's output for every sample of x, as an (n, units) array of the model's dtype.
+
+        x may also be a source of batches (x, or (x, y) with y ignored; at most `steps` of them)."""
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
         verbose = _check_verbose(verbose)
+        if streams.is_stream(x):
+            outputs = [self.predict(batch[0], batch_size=batch_size, verbose=verbose)
+                       for batch in streams.Batches(x, steps).epoch()]
+            if not outputs:
+                raise ValueError("predict received no batches: the input was empty or had run out.")
+            return np.concatenate(outputs)
         x = self._inputs(x)
         self._backend.prepare(self.dtype, verbose)
         cap = min(batch_size, len(x))
@@ -454,6 +538,27 @@ class Sequential:
                       np.zeros((0, 2), np.int64))
         data = self._backend.put_data(x, np.zeros((len(x), 0), self.dtype))
         return self._backend.predict(net, data, cap, ws, self.layers[-1].output_shape[0])
+
+    def _evaluate_stream(self, batches, y, verbose):
+        """evaluate's logs over a stream of (x, y) batches: the sums of every batch, then the means."""
+        if y is not None:
+            raise ValueError("When x is a generator or dataset of batches, y must be None: each batch holds "
+                             "(x, y).")
+        total = None
+        for batch in batches.epoch():
+            if len(batch) != 2:
+                raise ValueError("evaluate needs (x, y) batches. Received a batch holding x alone.")
+            xb = self._inputs(batch[0], "a batch's x")
+            yb = self._targets(batch[1], len(xb), "a batch's y")
+            self._check_loss_fits(self.loss, self._metrics)
+            self._backend.prepare(self.dtype, verbose)
+            ws = self._backend.workspace(self.plan, len(xb), xb.shape[1], yb.shape[1], self.dtype)
+            stats = self._backend.evaluate(self._network(), self._backend.put_data(xb, yb), len(xb), ws,
+                                           len(self._metrics))
+            total = stats if total is None else total + stats
+        if total is None:
+            raise ValueError("evaluate received no batches: the input was empty or had run out.")
+        return self._logs(total)
 
     # --- one batch -------------------------------------------------------------------
     def train_on_batch(self, x, y, return_dict=False):

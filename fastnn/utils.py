@@ -1,4 +1,4 @@
-"""Utilities: reproducible randomness, one-hot labels and row normalisation (Keras 3's names and results)."""
+"""Utilities: reproducible randomness, one-hot labels, row normalisation and PyDataset (Keras 3's names)."""
 
 import random
 
@@ -6,6 +6,7 @@ import numpy as np
 
 from ._checks import check_int
 from .data import as_numeric
+from .streams import PyDataset  # noqa: F401  (keras.utils.PyDataset)
 
 
 def set_random_seed(seed):
