@@ -355,8 +355,11 @@ def _device(saved):
 
 
 def _save_path(path):
-    """path as a str, with '.npz' appended when missing (as np.savez does)."""
+    """path as a str, with '.npz' appended when missing (as np.savez does); a folder is an error."""
     path = _as_str(path)
+    if os.path.isdir(path):
+        raise ValueError(f"Cannot save to {path!r}: it is a folder. Give a file path, e.g. "
+                         f"{os.path.join(path, 'model.npz')!r}.")
     return path if path.endswith(_SUFFIX) else path + _SUFFIX
 
 

@@ -461,3 +461,12 @@ def test_a_file_of_random_bytes_is_named_as_not_a_save_file_without_numpys_pickl
     with pytest.raises(saving.SaveFileError, match=r"noise\.npz' is not a fastnn save file") as caught:
         fnn.load_model(tmp_path / "noise.npz")
     assert "pickle" not in str(caught.value)
+
+
+def test_saving_to_a_folder_is_a_clear_error_and_writes_nothing(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ValueError, match="it is a folder"):
+        make_model().save(tmp_path / "out")
+    with pytest.raises(ValueError, match="it is a folder"):
+        make_model().save_weights(str(tmp_path / "out"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
