@@ -123,6 +123,70 @@ class SparseCategoricalCrossentropy(Loss):
         return np.ascontiguousarray(y.reshape(-1, 1), dtype=dtype)
 
 
+class Huber(Loss):
+    """mean(0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta)), d = y_pred - y_true (Keras 3)."""
+
+    code, name = codes.HUBER, "huber"
+
+    def __init__(self, delta=1.0):
+        if delta != codes.HUBER_DELTA:
+            raise ValueError(f"fastnn's Huber loss uses Keras's default delta=1.0 only. Received: delta={delta!r}")
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": False}
+
+
+class LogCosh(Loss):
+    """mean(log(cosh(y_pred - y_true)))."""
+
+    code, name = codes.LOG_COSH, "log_cosh"
+
+
+class Poisson(Loss):
+    """mean(y_pred - y_true log(y_pred + eps)): for counts; y_pred must stay positive (e.g. softplus)."""
+
+    code, name = codes.POISSON, "poisson"
+
+    def check_range(self, y, argname):
+        _within(y, 0, np.inf, self.name, argname)
+
+
+class MeanAbsolutePercentageError(Loss):
+    """100 mean(|y_true - y_pred| / max(|y_true|, eps))."""
+
+    code, name = codes.MAPE, "mean_absolute_percentage_error"
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))^2)."""
+
+    code, name = codes.MSLE, "mean_squared_logarithmic_error"
+
+
+class SquaredHinge(Hinge):
+    """mean(max(1 - y_true y_pred, 0)^2); labels {0, 1} are mapped to {-1, 1} as Keras does."""
+
+    code, name = codes.SQUARED_HINGE, "squared_hinge"
+
+
+class CategoricalHinge(Loss):
+    """max(max((1 - y_true) y_pred) - sum(y_true y_pred) + 1, 0) with one-hot y_true."""
+
+    code, name = codes.CATEGORICAL_HINGE, "categorical_hinge"
+
+    def check_range(self, y, argname):
+        _within(y, 0, 1, self.name, argname)
+
+
+class KLDivergence(Loss):
+    """sum(y_true log(y_true / y_pred)), both clipped to [eps, 1]: for probability targets."""
+
+    code, name = codes.KLD, "kl_divergence"
+
+    def check_range(self, y, argname):
+        _within(y, 0, 1, self.name, argname)
+
+
 def _numeric(y, argname):
     """y as a numeric NumPy array with only finite values."""
     y = as_numeric(y, argname)
@@ -147,9 +211,11 @@ def _within(y, low, high, name, argname):
 
 
 _CLASSES = (MeanSquaredError, MeanAbsoluteError, Hinge, BinaryCrossentropy, CategoricalCrossentropy,
-            SparseCategoricalCrossentropy)
+            SparseCategoricalCrossentropy, Huber, LogCosh, Poisson, MeanAbsolutePercentageError,
+            MeanSquaredLogarithmicError, SquaredHinge, CategoricalHinge, KLDivergence)
 ALIASES = {cls.name: cls for cls in _CLASSES}
-ALIASES.update(mse=MeanSquaredError, mae=MeanAbsoluteError)
+ALIASES.update(mse=MeanSquaredError, mae=MeanAbsoluteError, mape=MeanAbsolutePercentageError,
+               msle=MeanSquaredLogarithmicError, kld=KLDivergence, logcosh=LogCosh)
 ALIASES.update({cls.__name__.lower(): cls for cls in _CLASSES})
 
 
@@ -162,3 +228,27 @@ def from_config(config):
     """Rebuild a loss saved by get_config."""
     cls = ALIASES[config["name"]]
     return cls(from_logits=config["from_logits"]) if config.get("from_logits") else cls()
+
+
+def _per_sample(cls):
+    """losses.<name>(y_true, y_pred): each sample's loss, as Keras's loss functions return."""
+    def per_sample(y_true, y_pred):
+        loss = cls()
+        y_pred = np.asarray(y_pred, dtype=np.float64)
+        y_pred = y_pred.reshape(-1, 1) if y_pred.ndim == 1 else y_pred
+        y_true = np.asarray(y_true, dtype=np.float64)
+        y_true = y_true.reshape(-1, 1) if y_true.ndim == 1 else y_true
+        if y_pred.ndim != 2 or len(y_true) != len(y_pred):
+            raise ValueError(f"Expected y_true and y_pred of shape (batch, units) with the same batch. Received: "
+                             f"{np.shape(y_true)} and {np.shape(y_pred)}")
+        return np.array([loss(y_true[i:i + 1], y_pred[i:i + 1]) for i in range(len(y_pred))])
+    per_sample.__name__ = per_sample.__qualname__ = cls.name
+    per_sample.__doc__ = f"Each sample's {cls.name} (Keras 3's definition; see {cls.__name__})."
+    return per_sample
+
+
+huber, log_cosh, poisson = _per_sample(Huber), _per_sample(LogCosh), _per_sample(Poisson)
+mean_absolute_percentage_error = _per_sample(MeanAbsolutePercentageError)
+mean_squared_logarithmic_error = _per_sample(MeanSquaredLogarithmicError)
+squared_hinge, categorical_hinge = _per_sample(SquaredHinge), _per_sample(CategoricalHinge)
+kl_divergence = _per_sample(KLDivergence)

@@ -104,3 +104,45 @@ def test_new_activations_give_keras_3_values(name, z, expected):
     model = fnn.Sequential([layers.Dense(n, activation=name, input_shape=(n,))], dtype="float64")
     model.set_weights([np.eye(n), np.zeros(n)])
     np.testing.assert_allclose(model.predict(np.array([z]))[0], expected, rtol=1e-12, atol=1e-15)
+
+
+EPS = 1e-7
+Y_TRUE = np.array([[0.0, 1.0, 0.0], [0.2, 0.5, 0.3]])
+Y_PRED = np.array([[0.1, 0.7, 0.2], [0.6, 0.3, 0.1]])
+D = Y_PRED - Y_TRUE
+KERAS_FORMULAS = {  # Keras 3's definitions, written out in NumPy
+    "huber": np.where(np.abs(D) <= 1, 0.5 * D ** 2, np.abs(D) - 0.5).mean(axis=1),
+    "log_cosh": np.log(np.cosh(D)).mean(axis=1),
+    "poisson": (Y_PRED - Y_TRUE * np.log(Y_PRED + EPS)).mean(axis=1),
+    "mean_absolute_percentage_error": (100 * np.abs(D) / np.maximum(np.abs(Y_TRUE), EPS)).mean(axis=1),
+    "mean_squared_logarithmic_error": ((np.log(np.maximum(Y_PRED, EPS) + 1)
+                                        - np.log(np.maximum(Y_TRUE, EPS) + 1)) ** 2).mean(axis=1),
+    "kl_divergence": (np.clip(Y_TRUE, EPS, 1) * np.log(np.clip(Y_TRUE, EPS, 1) / np.clip(Y_PRED, EPS, 1))).sum(axis=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_FORMULAS))
+def test_per_sample_loss_functions_give_keras_3_values(name):
+    np.testing.assert_allclose(getattr(fnn.losses, name)(Y_TRUE, Y_PRED), KERAS_FORMULAS[name], rtol=1e-6)
+
+
+def test_hinge_losses_give_keras_3_values():
+    labels = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]])  # {0, 1} become {-1, 1} for squared hinge
+    signed = 2 * labels - 1
+    want = (np.maximum(1 - signed * Y_PRED, 0) ** 2).mean(axis=1)
+    np.testing.assert_allclose(fnn.losses.squared_hinge(labels, Y_PRED), want, rtol=1e-6)
+    onehot = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    pos, neg = (onehot * Y_PRED).sum(axis=1), ((1 - onehot) * Y_PRED).max(axis=1)
+    np.testing.assert_allclose(fnn.losses.categorical_hinge(onehot, Y_PRED), np.maximum(neg - pos + 1, 0))
+    with pytest.raises(ValueError, match="delta=1.0 only"):
+        fnn.losses.Huber(delta=2.0)
+
+
+@pytest.mark.parametrize("loss", ["huber", "log_cosh", "mape", "msle", "kld", "squared_hinge"])
+def test_the_new_losses_train_by_name(loss):
+    fnn.utils.set_random_seed(0)
+    model = fnn.Sequential([layers.Dense(4, activation="softmax", input_shape=(3,))])
+    model.compile(optimizer="adam", loss=loss)
+    x, y = np.random.default_rng(0).random((16, 3)), np.eye(4)[np.arange(16) % 4]
+    history = model.fit(x, y, epochs=5, verbose=0).history["loss"]
+    assert np.isfinite(history).all() and history[-1] < history[0]

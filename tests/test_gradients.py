@@ -17,6 +17,9 @@ LOSSES = {
     "mse": "linear", "mae": "tanh", "hinge": "tanh",
     "binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax",
     "sparse_categorical_crossentropy": "softmax",
+    "huber": "linear", "log_cosh": "linear", "poisson": "softplus", "mean_absolute_percentage_error": "tanh",
+    "mean_squared_logarithmic_error": "softplus", "squared_hinge": "tanh", "categorical_hinge": "linear",
+    "kl_divergence": "softmax",
 }
 N, D, H, K = 6, 3, 4, 3
 
@@ -24,9 +27,13 @@ N, D, H, K = 6, 3, 4, 3
 def targets(loss, rng):
     if loss == "sparse_categorical_crossentropy":
         return rng.integers(0, K, N)
-    if loss == "categorical_crossentropy":
+    if loss in ("categorical_crossentropy", "categorical_hinge"):
         return np.eye(K)[rng.integers(0, K, N)]
-    if loss == "hinge":
+    if loss in ("poisson", "kl_divergence"):
+        return rng.uniform(0.05, 1.0, (N, K))
+    if loss == "mean_squared_logarithmic_error":
+        return rng.uniform(0.0, 2.0, (N, K))
+    if loss in ("hinge", "squared_hinge"):
         return rng.choice([-1.0, 1.0], (N, K))
     if loss == "binary_crossentropy":
         return rng.integers(0, 2, (N, K)).astype(float)

@@ -8,7 +8,8 @@ Definitions follow Keras 3: mean over the batch, and over outputs for mse/mae/hi
 
 import numpy as np
 
-from ..codes import BCE, HINGE, MAE, MSE, SCCE
+from ..codes import (BCE, CATEGORICAL_HINGE, HINGE, HUBER, HUBER_DELTA, KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
+                     SCCE)
 from .jit import abi, inlined, kernel, njit
 
 PROBS, LOGITS, FUSED = 0, 1, 2
@@ -24,6 +25,12 @@ def loss_forward_backward(loss, mode, out, y, grad, want_grad):
         return _mae(out, y, grad, want_grad)
     if loss == HINGE:
         return _hinge(out, y, grad, want_grad)
+    if loss == CATEGORICAL_HINGE:
+        return _categorical_hinge(out, y, grad, want_grad)
+    if loss == KLD:
+        return _kl_divergence(out, y, grad, want_grad)
+    if loss > SCCE:
+        return _pointwise(loss, out, y, grad, want_grad)
     if loss == BCE:
         if mode == PROBS:
             return _bce_probs(out, y, grad, want_grad)
@@ -120,6 +127,80 @@ def _bce_logits(z, y, grad, want_grad, mode):
             if mode == FUSED:
                 z[r, j] = p
         total += s / z.shape[1]
+    return total
+
+
+@inlined
+def pointwise_term(loss, p, t):
+    """(f(p, t), df/dp) of a loss that is the mean over outputs of f (Keras 3's definitions)."""
+    d = p - t
+    if loss == HUBER:  # 0.5 d^2 within delta, else delta (|d| - 0.5 delta)
+        if abs(d) <= HUBER_DELTA:
+            return 0.5 * d * d, d
+        return HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA), HUBER_DELTA * np.sign(d)
+    if loss == LOG_COSH:  # log(cosh d) = d + softplus(-2 d) - log 2, stable for large |d|
+        return d + max(-2.0 * d, 0.0) + np.log1p(np.exp(-abs(2.0 * d))) - np.log(2.0), np.tanh(d)
+    if loss == POISSON:  # p - t log(p + eps)
+        return p - t * np.log(p + EPSILON), 1.0 - t / (p + EPSILON)
+    if loss == MAPE:  # 100 |t - p| / max(|t|, eps)
+        scale = 100.0 / max(abs(t), EPSILON)
+        return scale * abs(d), scale * np.sign(d)
+    if loss == MSLE:  # (log(max(p, eps) + 1) - log(max(t, eps) + 1))^2
+        e = np.log(max(p, EPSILON) + 1.0) - np.log(max(t, EPSILON) + 1.0)
+        return e * e, 2.0 * e / (p + 1.0) if p > EPSILON else 0.0
+    m = 1.0 - t * p  # SQUARED_HINGE: max(1 - t p, 0)^2 with t in {-1, 1}
+    return (m * m, -2.0 * m * t) if m > 0.0 else (0.0, 0.0)
+
+
+@kernel("i F2 F2 F2 b -> d")
+def _pointwise(loss, p, y, grad, want_grad):
+    """Sum over rows of mean_j f(p, y) for the pointwise losses; gradient df/dp / (batch * units)."""
+    scale = 1.0 / p.size
+    total = 0.0
+    for r in range(p.shape[0]):
+        s = 0.0
+        for j in range(p.shape[1]):
+            value, slope = pointwise_term(loss, float(p[r, j]), float(y[r, j]))
+            s += value
+            if want_grad:
+                grad[r, j] = scale * slope
+        total += s / p.shape[1]
+    return total
+
+
+@kernel("F2 F2 F2 b -> d")
+def _categorical_hinge(p, y, grad, want_grad):
+    """max(neg - pos + 1, 0) with pos = sum_j y_j p_j, neg = max_j (1 - y_j) p_j (one-hot y)."""
+    scale = 1.0 / p.shape[0]
+    total = 0.0
+    for r in range(p.shape[0]):
+        pos, neg, at = 0.0, -np.inf, 0
+        for j in range(p.shape[1]):
+            pos += float(y[r, j]) * float(p[r, j])
+            v = (1.0 - float(y[r, j])) * float(p[r, j])
+            if v > neg:
+                neg, at = v, j
+        m = neg - pos + 1.0
+        total += m if m > 0.0 else 0.0
+        if want_grad:
+            for j in range(p.shape[1]):
+                g = -float(y[r, j]) + ((1.0 - float(y[r, j])) if j == at else 0.0)
+                grad[r, j] = scale * g if m > 0.0 else 0.0
+    return total
+
+
+@kernel("F2 F2 F2 b -> d")
+def _kl_divergence(p, y, grad, want_grad):
+    """sum_j t log(t / q) with t, q = y, p clipped to [eps, 1]; gradient -t / q where p is not clipped."""
+    scale = 1.0 / p.shape[0]
+    total = 0.0
+    for r in range(p.shape[0]):
+        for j in range(p.shape[1]):
+            t = min(max(float(y[r, j]), EPSILON), 1.0)
+            q = min(max(float(p[r, j]), EPSILON), 1.0)
+            total += t * np.log(t / q)
+            if want_grad:
+                grad[r, j] = -scale * t / q if q == p[r, j] else 0.0
     return total
 
 

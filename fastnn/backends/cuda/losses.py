@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from ..codes import BCE, HINGE, MAE, MSE, S_COUNT, S_METRICS, SCCE
+from ..codes import (BCE, CATEGORICAL_HINGE, HINGE, HUBER, HUBER_DELTA, KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
+                     S_COUNT, S_METRICS, SCCE)
 from ..cpu.losses import EPSILON, FUSED, PROBS  # the same mode codes as the CPU
 from .activations import row_act_backward
 from .device import THREADS, block_add, cuda, device_fn, flat, jit, source_row
@@ -92,6 +93,88 @@ def _bce_logits(z, y, grad, want_grad, r, yr, rows, mode):
 
 
 @device_fn
+def _pointwise_value(loss, p, t):
+    """f(p, t) of a loss that is the mean over outputs of f (the CPU's pointwise_term, value part)."""
+    d = p - t
+    if loss == HUBER:
+        return 0.5 * d * d if abs(d) <= HUBER_DELTA else HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA)
+    if loss == LOG_COSH:  # d + softplus(-2 d) - log 2
+        return d + max(-2.0 * d, 0.0) + math.log1p(math.exp(-abs(2.0 * d))) - math.log(2.0)
+    if loss == POISSON:
+        return p - t * math.log(p + EPSILON)
+    if loss == MAPE:
+        return 100.0 * abs(d) / max(abs(t), EPSILON)
+    if loss == MSLE:
+        e = math.log(max(p, EPSILON) + 1.0) - math.log(max(t, EPSILON) + 1.0)
+        return e * e
+    m = 1.0 - t * p  # SQUARED_HINGE
+    return m * m if m > 0.0 else 0.0
+
+
+@device_fn
+def _pointwise_slope(loss, p, t):
+    """df/dp of the same f (the CPU's pointwise_term, slope part)."""
+    d = p - t
+    sign = 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
+    if loss == HUBER:
+        return d if abs(d) <= HUBER_DELTA else HUBER_DELTA * sign
+    if loss == LOG_COSH:
+        return math.tanh(d)
+    if loss == POISSON:
+        return 1.0 - t / (p + EPSILON)
+    if loss == MAPE:
+        return 100.0 * sign / max(abs(t), EPSILON)
+    if loss == MSLE:
+        e = math.log(max(p, EPSILON) + 1.0) - math.log(max(t, EPSILON) + 1.0)
+        return 2.0 * e / (p + 1.0) if p > EPSILON else 0.0
+    m = 1.0 - t * p
+    return -2.0 * m * t if m > 0.0 else 0.0
+
+
+@device_fn
+def _pointwise(loss, p, y, grad, want_grad, r, yr, rows):
+    """Row r's mean_j f(p, y) for the pointwise losses; gradient df/dp / (batch * units)."""
+    scale = 1.0 / (rows * p.shape[1])
+    s = 0.0
+    for j in range(p.shape[1]):
+        v, t = float(p[r, j]), float(y[yr, j])
+        s += _pointwise_value(loss, v, t)
+        if want_grad:
+            grad[r, j] = scale * _pointwise_slope(loss, v, t)
+    return s / p.shape[1]
+
+
+@device_fn
+def _categorical_hinge(p, y, grad, want_grad, r, yr, rows):
+    """max(neg - pos + 1, 0) with pos = sum_j y_j p_j, neg = max_j (1 - y_j) p_j (one-hot y)."""
+    pos, neg, at = 0.0, -math.inf, 0
+    for j in range(p.shape[1]):
+        pos += float(y[yr, j]) * float(p[r, j])
+        v = (1.0 - float(y[yr, j])) * float(p[r, j])
+        if v > neg:
+            neg, at = v, j
+    m = neg - pos + 1.0
+    if want_grad:
+        for j in range(p.shape[1]):
+            g = -float(y[yr, j]) + ((1.0 - float(y[yr, j])) if j == at else 0.0)
+            grad[r, j] = g / rows if m > 0.0 else 0.0
+    return m if m > 0.0 else 0.0
+
+
+@device_fn
+def _kl_divergence(p, y, grad, want_grad, r, yr, rows):
+    """sum_j t log(t / q) with t, q = y, p clipped to [eps, 1]; gradient -t / q where p is not clipped."""
+    total = 0.0
+    for j in range(p.shape[1]):
+        t = min(max(float(y[yr, j]), EPSILON), 1.0)
+        q = min(max(float(p[r, j]), EPSILON), 1.0)
+        total += t * math.log(t / q)
+        if want_grad:
+            grad[r, j] = -t / q / rows if q == p[r, j] else 0.0
+    return total
+
+
+@device_fn
 def _target(y, yr, j, sparse):
     """y[yr, j] of a one-hot row; a sparse row holds only the class index."""
     if sparse:
@@ -160,6 +243,12 @@ def row_loss(loss, mode, out, y, grad, want_grad, r, yr, rows):
         return _mae(out, y, grad, want_grad, r, yr, rows)
     if loss == HINGE:
         return _hinge(out, y, grad, want_grad, r, yr, rows)
+    if loss == CATEGORICAL_HINGE:
+        return _categorical_hinge(out, y, grad, want_grad, r, yr, rows)
+    if loss == KLD:
+        return _kl_divergence(out, y, grad, want_grad, r, yr, rows)
+    if loss > SCCE:
+        return _pointwise(loss, out, y, grad, want_grad, r, yr, rows)
     if loss == BCE:
         if mode == PROBS:
             return _bce_probs(out, y, grad, want_grad, r, yr, rows)
