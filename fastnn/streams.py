@@ -6,6 +6,8 @@ goes through the same checks and compiled kernels as an array's batches.
 
 import collections.abc
 
+import numpy as np
+
 
 class PyDataset:
     """keras.utils.PyDataset: override __len__ (batches per epoch) and __getitem__(index) -> (x, y)
@@ -29,7 +31,9 @@ def is_stream(x):
     """True when x is a source of batches rather than an array of samples."""
     if isinstance(x, PyDataset) or isinstance(x, collections.abc.Iterator):
         return True
-    return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(b, tuple) for b in x)
+    # a list of (x_batch, y_batch) tuples; a list of tuples of numbers, e.g. [(0, 1), (1, 0)], is samples
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(
+        isinstance(b, tuple) and 1 <= len(b) <= 3 and np.ndim(b[0]) >= 1 for b in x)
 
 
 class Batches:

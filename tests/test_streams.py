@@ -100,3 +100,11 @@ def test_bad_streams_are_refused_clearly_and_change_nothing(call, message):
         call(m)
     for a, b in zip(m.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_list_of_tuples_of_numbers_is_samples_not_batches():
+    """XOR as a tutorial writes it: [(0, 0), (0, 1), ...] with y, as before batches existed."""
+    m = fnn.Sequential([layers.Dense(2, activation="softmax", input_shape=(2,))])
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    history = m.fit([(0, 0), (0, 1), (1, 0), (1, 1)], [0, 1, 1, 0], epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
