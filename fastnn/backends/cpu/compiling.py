@@ -154,10 +154,12 @@ def _compile_in_parallel(dtype, entry_points_missing):
             _finish(helper)
 
 
-def publish(dtype):
-    """Load (or compile) every kernel for dtype and make its address known to the code that calls it."""
+def publish(dtype, module=None):
+    """Load (or compile) every kernel for dtype (or only module's) and make its address known to the code
+    that calls it."""
     for call in jit.KERNELS:
-        jit.publish(call, numba.from_dtype(np.dtype(dtype)))
+        if module is None or call.compiled.py_func.__module__ == module.__name__:
+            jit.publish(call, numba.from_dtype(np.dtype(dtype)))
 
 
 def prepare(dtype, verbose):
