@@ -67,7 +67,7 @@ def softmax_ce(impl, batch=128, classes=10):
 
         def run():
             z[:] = z_in
-            return cpu_losses.loss_forward_backward.py(codes.SCCE, cpu_losses.FUSED, z, y, grad, True) / batch, grad
+            return cpu_losses.loss_forward_backward.py(codes.SCCE, cpu_losses.FUSED, z, y, grad, True, 0.0) / batch, grad
         return run
     return lambda: (baseline.sparse_softmax_cross_entropy(z, labels, grad), grad)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import check_bool
+from ._checks import check_bool, check_positive
 from ._registry import lookup
 from .data import as_numeric
 from .backends import codes
@@ -14,6 +14,7 @@ class Loss:
     code = None
     name = None
     from_logits = False
+    arg = 0.0  # the loss's parameter the kernels take, when it has one (Huber's delta)
 
     def get_config(self):
         return {"name": self.name, "from_logits": self.from_logits}
@@ -33,7 +34,7 @@ class Loss:
         if len(y) != len(y_pred):
             raise ValueError(f"y_true and y_pred must have the same length. Received: {len(y)} and {len(y_pred)}")
         mode = LOGITS if self.from_logits else PROBS
-        return CpuBackend().loss_value(self.code, mode, np.ascontiguousarray(y_pred), y)
+        return CpuBackend().loss_value(self.code, mode, np.ascontiguousarray(y_pred), y, self.arg)
 
     def targets(self, y, units, dtype, argname="y"):
         """y as a C-contiguous float array (n, units), checked for this loss."""
@@ -129,11 +130,10 @@ class Huber(Loss):
     code, name = codes.HUBER, "huber"
 
     def __init__(self, delta=1.0):
-        if delta != codes.HUBER_DELTA:
-            raise ValueError(f"fastnn's Huber loss uses Keras's default delta=1.0 only. Received: delta={delta!r}")
+        self.delta = self.arg = check_positive("delta", delta)
 
     def get_config(self):
-        return {"name": self.name, "from_logits": False}
+        return {"name": self.name, "from_logits": False, "delta": self.delta}
 
 
 class LogCosh(Loss):
@@ -227,6 +227,8 @@ def get(identifier):
 def from_config(config):
     """Rebuild a loss saved by get_config."""
     cls = ALIASES[config["name"]]
+    if "delta" in config:
+        return cls(delta=config["delta"])
     return cls(from_logits=config["from_logits"]) if config.get("from_logits") else cls()
 
 

@@ -37,6 +37,7 @@ class Network:
     mode: int
     metrics: np.ndarray
     ranges: object  # [start, stop) rows of the parameters the optimizer updates (the trainable layers')
+    loss_arg: float = 0.0  # the loss's parameter, when it has one (Huber's delta)
 
 
 def _plan_tables(layers):
@@ -283,7 +284,7 @@ class Sequential:
         frozen = [not self._trainable_at_compile.get(id(layer), layer.trainable) for layer in self.layers]
         return Network(self.plan, _unregularized(self.fplan, self.layers, frozen), self._store.flat, self._grads,
                        self.loss.code, _loss_mode(self.plan, self.loss), np.array(codes_, dtype=np.int64),
-                       self._backend.from_host(_trainable_ranges(self.layers, frozen)))
+                       self._backend.from_host(_trainable_ranges(self.layers, frozen)), self.loss.arg)
 
     def _inputs(self, x, argname="x"):
         """x checked against (and, on first use, fixing) the input shape, as model-dtype rows."""

@@ -279,13 +279,13 @@ def test_loss_gradient_and_metrics_match_cpu(rng, loss, mode, act, metrics, dtyp
     order, start = rng.permutation(n), 4
     y = y_all[order[start:start + rows]]
     want_out, want_grad = out[:rows].copy(), np.zeros((rows, units), dtype)
-    want_loss = cpu_losses.loss_forward_backward.py(loss, mode, want_out, y, want_grad, True)
+    want_loss = cpu_losses.loss_forward_backward.py(loss, mode, want_out, y, want_grad, True, 0.7)  # (Huber's delta)
     cpu_act.activation_backward.py(act, out[:rows], want_grad)
     want_stats = np.zeros(codes.S_METRICS + len(metrics))
     cpu_metrics.metrics_into.py(np.array(metrics, np.int64), want_out, y, want_stats, codes.S_METRICS)
     got_out, got_grad = dev(out[:rows + EXTRA]), dev(np.zeros((rows + EXTRA, units), dtype))
     stat = new_status(len(metrics))
-    losses.loss_forward_backward(loss, mode, got_out, dev(y_all), got_grad, True, rows, dev(order), start, True,
+    losses.loss_forward_backward(loss, mode, got_out, dev(y_all), got_grad, True, 0.7, rows, dev(order), start, True,
                                  act, dev(np.array(metrics or (0,), np.int64)), len(metrics), stat,
                                  status.STEP_LOSS + 1)
     host, rtol = stat.copy_to_host(), 1e-6 if dtype == np.float32 else 1e-12
@@ -302,14 +302,14 @@ def test_loss_kernel_spreads_rows_over_blocks_and_skips_after_a_stop(rng):
     rows = 4 * device.THREADS * device.MAX_BLOCKS + 3  # every block loops, the last one partly
     out, y = rand(rng, (rows, 2), np.float64), rand(rng, (rows, 2), np.float64)
     stat = new_status()
-    losses.loss_forward_backward(codes.MSE, cpu_losses.PROBS, dev(out), dev(y), dev(out), False, rows, no_order(),
+    losses.loss_forward_backward(codes.MSE, cpu_losses.PROBS, dev(out), dev(y), dev(out), False, 0.0, rows, no_order(),
                                  0, False, codes.LINEAR, no_order(), 0, stat, status.STATS + codes.S_LOSS)
-    want = cpu_losses.loss_forward_backward.py(codes.MSE, cpu_losses.PROBS, out, y, out.copy(), False)
+    want = cpu_losses.loss_forward_backward.py(codes.MSE, cpu_losses.PROBS, out, y, out.copy(), False, 0.0)
     np.testing.assert_allclose(stat.copy_to_host()[status.STATS + codes.S_LOSS], want, rtol=1e-12)
     stopped = np.zeros(status.size(codes.S_METRICS))
     stopped[status.STOPPED] = 1.0
     stat = dev(stopped)
-    losses.loss_forward_backward(codes.MSE, cpu_losses.PROBS, dev(out), dev(y), dev(out), False, rows, no_order(),
+    losses.loss_forward_backward(codes.MSE, cpu_losses.PROBS, dev(out), dev(y), dev(out), False, 0.0, rows, no_order(),
                                  0, False, codes.LINEAR, no_order(), 0, stat, status.STATS + codes.S_LOSS)
     np.testing.assert_array_equal(stat.copy_to_host(), stopped)
 

@@ -134,8 +134,10 @@ def test_hinge_losses_give_keras_3_values():
     onehot = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     pos, neg = (onehot * Y_PRED).sum(axis=1), ((1 - onehot) * Y_PRED).max(axis=1)
     np.testing.assert_allclose(fnn.losses.categorical_hinge(onehot, Y_PRED), np.maximum(neg - pos + 1, 0))
-    with pytest.raises(ValueError, match="delta=1.0 only"):
-        fnn.losses.Huber(delta=2.0)
+    big = np.array([[3.0, -0.5]])  # Huber(delta=2): 2 (3 - 1) = 4 beyond delta, 0.125 within
+    assert fnn.losses.Huber(delta=2.0)(np.zeros((1, 2)), big) == pytest.approx((4.0 + 0.125) / 2)
+    with pytest.raises(ValueError, match="delta"):
+        fnn.losses.Huber(delta=0.0)
 
 
 @pytest.mark.parametrize("loss", ["huber", "log_cosh", "mape", "msle", "kld", "squared_hinge"])

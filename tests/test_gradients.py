@@ -188,3 +188,8 @@ def test_in_place_and_blas_paths_agree(monkeypatch):
     np.testing.assert_allclose(p1, p2, rtol=1e-10)
     np.testing.assert_allclose(e1, e2, rtol=1e-10)
     assert h1["accuracy"] == h2["accuracy"]
+
+
+def test_huber_with_its_own_delta():
+    rng = np.random.default_rng(9)
+    check(build("tanh", "linear", fnn.losses.Huber(delta=0.3)), rng.normal(size=(N, D)), rng.normal(size=(N, K)))

@@ -132,10 +132,10 @@ class CpuBackend:
                  np.arange(n), True, loop.BATCH_INDEX if index_batches else loop.DENSE_INPUT, batch_size, 0, steps,
                  ws, stats, out)
 
-    def loss_value(self, loss, mode, y_pred, y_true):
+    def loss_value(self, loss, mode, y_pred, y_true, arg=0.0):
         """Mean loss of one batch (for calling a loss object directly)."""
         compiling.publish(y_pred.dtype, losses)  # batch_loss calls the loss kernels only
-        return batch_loss(loss, mode, y_pred, y_true) / y_pred.shape[0]
+        return batch_loss(loss, mode, y_pred, y_true, float(arg)) / y_pred.shape[0]
 
 
 class Workspace:
@@ -161,8 +161,8 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
     x, y, indptr, indices = data
     compiling.prepare(x.dtype, 0)  # (done already by fit/evaluate/predict: the loop needs its kernels published)
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
-                    int(net.loss), int(net.mode), net.metrics, x, y, indptr, indices, order, int(contiguous),
-                    csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx, stats, out)
+                    int(net.loss), int(net.mode), float(net.loss_arg), net.metrics, x, y, indptr, indices, order,
+                    int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx, stats, out)
     if done < 0:
         raise RuntimeError("fastnn internal error: a CPU buffer is smaller than the network needs")
     return done

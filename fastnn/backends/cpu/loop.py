@@ -186,7 +186,7 @@ def _entry_points(abi):
     """
 
     @njit
-    def run(task, plan, fplan, params, grads, slots, opt, hyper, step, ranges, loss, mode, metrics,
+    def run(task, plan, fplan, params, grads, slots, opt, hyper, step, ranges, loss, mode, loss_arg, metrics,
             x, y, indptr, indices, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
             stats, out):
         """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
@@ -231,7 +231,8 @@ def _entry_points(abi):
                 copy(flat(h), flat(out[start:start + b]))
                 continue
             g0, g1 = work[layout[4]:layout[5]], work[layout[5]:layout[6]]
-            value = loss_forward_backward(loss, mode, h, ys, matrix(g0, 0, b, h.shape[1]), train) / b + penalty
+            g = matrix(g0, 0, b, h.shape[1])
+            value = loss_forward_backward(loss, mode, h, ys, g, train, loss_arg) / b + penalty
             if train:  # the regulariser's gradient adds to what backward wrote
                 backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, touched, cap, b, fused)
                 value += regularize(plan, fplan, params, grads, train)

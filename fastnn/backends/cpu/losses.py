@@ -8,7 +8,7 @@ Definitions follow Keras 3: mean over the batch, and over outputs for mse/mae/hi
 
 import numpy as np
 
-from ..codes import (BCE, CATEGORICAL_HINGE, HINGE, HUBER, HUBER_DELTA, KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
+from ..codes import (BCE, CATEGORICAL_HINGE, HINGE, HUBER, KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
                      SCCE)
 from .jit import abi, inlined, kernel, njit
 
@@ -17,8 +17,10 @@ EPSILON = 1e-7  # Keras's clip for probabilities
 
 
 @inlined
-def loss_forward_backward(loss, mode, out, y, grad, want_grad):
-    """Return sum over rows of the per-sample loss; if want_grad, grad = d(mean loss)/d(out)."""
+def loss_forward_backward(loss, mode, out, y, grad, want_grad, arg):
+    """Return sum over rows of the per-sample loss; if want_grad, grad = d(mean loss)/d(out).
+
+    arg is the loss's parameter, when it has one (Huber's delta)."""
     if loss == MSE:
         return _mse(out, y, grad, want_grad)
     if loss == MAE:
@@ -30,7 +32,7 @@ def loss_forward_backward(loss, mode, out, y, grad, want_grad):
     if loss == KLD:
         return _kl_divergence(out, y, grad, want_grad)
     if loss > SCCE:
-        return _pointwise(loss, out, y, grad, want_grad)
+        return _pointwise(loss, arg, out, y, grad, want_grad)
     if loss == BCE:
         if mode == PROBS:
             return _bce_probs(out, y, grad, want_grad)
@@ -131,13 +133,13 @@ def _bce_logits(z, y, grad, want_grad, mode):
 
 
 @inlined
-def pointwise_term(loss, p, t):
+def pointwise_term(loss, arg, p, t):
     """(f(p, t), df/dp) of a loss that is the mean over outputs of f (Keras 3's definitions)."""
     d = p - t
-    if loss == HUBER:  # 0.5 d^2 within delta, else delta (|d| - 0.5 delta)
-        if abs(d) <= HUBER_DELTA:
+    if loss == HUBER:  # 0.5 d^2 within delta = arg, else delta (|d| - 0.5 delta)
+        if abs(d) <= arg:
             return 0.5 * d * d, d
-        return HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA), HUBER_DELTA * np.sign(d)
+        return arg * (abs(d) - 0.5 * arg), arg * np.sign(d)
     if loss == LOG_COSH:  # log(cosh d) = d + softplus(-2 d) - log 2, stable for large |d|
         return d + max(-2.0 * d, 0.0) + np.log1p(np.exp(-abs(2.0 * d))) - np.log(2.0), np.tanh(d)
     if loss == POISSON:  # p - t log(p + eps)
@@ -152,15 +154,15 @@ def pointwise_term(loss, p, t):
     return (m * m, -2.0 * m * t) if m > 0.0 else (0.0, 0.0)
 
 
-@kernel("i F2 F2 F2 b -> d")
-def _pointwise(loss, p, y, grad, want_grad):
+@kernel("i d F2 F2 F2 b -> d")
+def _pointwise(loss, arg, p, y, grad, want_grad):
     """Sum over rows of mean_j f(p, y) for the pointwise losses; gradient df/dp / (batch * units)."""
     scale = 1.0 / p.size
     total = 0.0
     for r in range(p.shape[0]):
         s = 0.0
         for j in range(p.shape[1]):
-            value, slope = pointwise_term(loss, float(p[r, j]), float(y[r, j]))
+            value, slope = pointwise_term(loss, arg, float(p[r, j]), float(y[r, j]))
             s += value
             if want_grad:
                 grad[r, j] = scale * slope
@@ -276,9 +278,9 @@ def _entry_points(abi):
     """Python's entry point to the loss kernels, closing over abi as loop.run does (see loop.py)."""
 
     @njit
-    def batch_loss(loss, mode, out, y):
+    def batch_loss(loss, mode, out, y, arg):
         """Sum over rows of the per-sample loss (a loss object called directly)."""
-        return loss_forward_backward(loss, mode, out, y, out, False) if abi != 0 else 0.0
+        return loss_forward_backward(loss, mode, out, y, out, False, arg) if abi != 0 else 0.0
     return batch_loss
 
 

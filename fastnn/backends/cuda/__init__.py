@@ -87,11 +87,11 @@ class CudaBackend:
         loop.predict_batches(net, x, batch_size, ws, result)
         return result.copy_to_host()
 
-    def loss_value(self, loss, mode, y_pred, y_true):
+    def loss_value(self, loss, mode, y_pred, y_true, arg=0.0):
         """Mean loss of one batch (for calling a loss object directly)."""
         out, y = to_device(y_pred), to_device(y_true)
         status = to_device(np.zeros(size(S_METRICS)))
         rows = y_pred.shape[0]
-        loss_forward_backward(loss, mode, out, y, out, False, rows, dummy("int64"), 0, False, 0,
+        loss_forward_backward(loss, mode, out, y, out, False, arg, rows, dummy("int64"), 0, False, 0,
                               dummy("int64"), 0, status, STATS + S_LOSS)
         return status.copy_to_host()[STATS + S_LOSS] / rows

@@ -195,8 +195,8 @@ def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, st
         parity = (k - first) % 2
         source = (order, start, gather)
         ys = forward(steps, x, source, rows, ws, True, fused)
-        loss_forward_backward(net.loss, net.mode, ys[-1], y, ws.grads[-1], True, rows, order, start, gather,
-                              last_act, metrics, n_metrics, status, st.STEP_LOSS + parity)
+        loss_forward_backward(net.loss, net.mode, ys[-1], y, ws.grads[-1], True, net.loss_arg, rows, order, start,
+                              gather, last_act, metrics, n_metrics, status, st.STEP_LOSS + parity)
         backward(steps, x, source, ys, rows, ws, status, parity)
         optimizer_update(opt.code, net.params, net.grads, opt.slots, hyper, opt.iterations + k - first, net.ranges,
                          status, parity, rows)
@@ -217,8 +217,8 @@ def evaluate_batches(net, x, y, batch_size, ws, n_stats):
     for start in range(0, x.shape[0], batch_size):
         rows = min(batch_size, x.shape[0] - start)
         ys = forward(steps, x, (ws.no_order, start, False), rows, ws, False, net.mode == FUSED)
-        loss_forward_backward(net.loss, net.mode, ys[-1], y, ws.grads[-1], False, rows, ws.no_order, start,
-                              False, LINEAR, metrics, n_metrics, status, st.STATS + S_LOSS)
+        loss_forward_backward(net.loss, net.mode, ys[-1], y, ws.grads[-1], False, net.loss_arg, rows, ws.no_order,
+                              start, False, LINEAR, metrics, n_metrics, status, st.STATS + S_LOSS)
     host = status.copy_to_host()
     stats = host[st.STATS:].copy()
     stats[S_LOSS] += host[st.STEP_PEN] * stats[S_COUNT]

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..codes import (BCE, CATEGORICAL_HINGE, HINGE, HUBER, HUBER_DELTA, KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
+from ..codes import (BCE, CATEGORICAL_HINGE, HINGE, HUBER, KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
                      S_COUNT, S_METRICS, SCCE)
 from ..cpu.losses import EPSILON, FUSED, PROBS  # the same mode codes as the CPU
 from .activations import row_act_backward
@@ -93,11 +93,11 @@ def _bce_logits(z, y, grad, want_grad, r, yr, rows, mode):
 
 
 @device_fn
-def _pointwise_value(loss, p, t):
+def _pointwise_value(loss, arg, p, t):
     """f(p, t) of a loss that is the mean over outputs of f (the CPU's pointwise_term, value part)."""
     d = p - t
-    if loss == HUBER:
-        return 0.5 * d * d if abs(d) <= HUBER_DELTA else HUBER_DELTA * (abs(d) - 0.5 * HUBER_DELTA)
+    if loss == HUBER:  # delta = arg
+        return 0.5 * d * d if abs(d) <= arg else arg * (abs(d) - 0.5 * arg)
     if loss == LOG_COSH:  # d + softplus(-2 d) - log 2
         return d + max(-2.0 * d, 0.0) + math.log1p(math.exp(-abs(2.0 * d))) - math.log(2.0)
     if loss == POISSON:
@@ -112,12 +112,12 @@ def _pointwise_value(loss, p, t):
 
 
 @device_fn
-def _pointwise_slope(loss, p, t):
+def _pointwise_slope(loss, arg, p, t):
     """df/dp of the same f (the CPU's pointwise_term, slope part)."""
     d = p - t
     sign = 1.0 if d > 0.0 else (-1.0 if d < 0.0 else 0.0)
     if loss == HUBER:
-        return d if abs(d) <= HUBER_DELTA else HUBER_DELTA * sign
+        return d if abs(d) <= arg else arg * sign
     if loss == LOG_COSH:
         return math.tanh(d)
     if loss == POISSON:
@@ -132,15 +132,15 @@ def _pointwise_slope(loss, p, t):
 
 
 @device_fn
-def _pointwise(loss, p, y, grad, want_grad, r, yr, rows):
+def _pointwise(loss, arg, p, y, grad, want_grad, r, yr, rows):
     """Row r's mean_j f(p, y) for the pointwise losses; gradient df/dp / (batch * units)."""
     scale = 1.0 / (rows * p.shape[1])
     s = 0.0
     for j in range(p.shape[1]):
         v, t = float(p[r, j]), float(y[yr, j])
-        s += _pointwise_value(loss, v, t)
+        s += _pointwise_value(loss, arg, v, t)
         if want_grad:
-            grad[r, j] = scale * _pointwise_slope(loss, v, t)
+            grad[r, j] = scale * _pointwise_slope(loss, arg, v, t)
     return s / p.shape[1]
 
 
@@ -235,7 +235,7 @@ def _cce_logits(z, y, grad, want_grad, r, yr, rows, mode, sparse):
 
 
 @device_fn
-def row_loss(loss, mode, out, y, grad, want_grad, r, yr, rows):
+def row_loss(loss, mode, out, y, grad, want_grad, arg, r, yr, rows):
     """Row r's loss; if want_grad, grad[r] = d(mean loss)/d(out[r])."""
     if loss == MSE:
         return _mse(out, y, grad, want_grad, r, yr, rows)
@@ -248,7 +248,7 @@ def row_loss(loss, mode, out, y, grad, want_grad, r, yr, rows):
     if loss == KLD:
         return _kl_divergence(out, y, grad, want_grad, r, yr, rows)
     if loss > SCCE:
-        return _pointwise(loss, out, y, grad, want_grad, r, yr, rows)
+        return _pointwise(loss, arg, out, y, grad, want_grad, r, yr, rows)
     if loss == BCE:
         if mode == PROBS:
             return _bce_probs(out, y, grad, want_grad, r, yr, rows)
@@ -260,7 +260,7 @@ def row_loss(loss, mode, out, y, grad, want_grad, r, yr, rows):
 
 
 @jit
-def _loss_forward_backward(loss, mode, out, y, grad, want_grad, rows, order, start, gather, act,
+def _loss_forward_backward(loss, mode, out, y, grad, want_grad, arg, rows, order, start, gather, act,
                            metrics, n_metrics, status, loss_slot):
     red = cuda.shared.array(THREADS, np.float64)
     if status[STOPPED] != 0:  # an earlier step's loss was non-finite: this step does not count
@@ -271,7 +271,7 @@ def _loss_forward_backward(loss, mode, out, y, grad, want_grad, rows, order, sta
         yr = source_row(order, start, gather, r) if r < rows else 0
         value = 0.0
         if r < rows:
-            value = row_loss(loss, mode, out, y, grad, want_grad, r, yr, rows)
+            value = row_loss(loss, mode, out, y, grad, want_grad, arg, r, yr, rows)
             if want_grad:
                 row_act_backward(act, out, grad, r)
         block_add(red, tid, value, status, loss_slot)
@@ -282,9 +282,9 @@ def _loss_forward_backward(loss, mode, out, y, grad, want_grad, rows, order, sta
         status[STATS + S_COUNT] += rows
 
 
-def loss_forward_backward(loss, mode, out, y, grad, want_grad, rows, order, start, gather, act,
+def loss_forward_backward(loss, mode, out, y, grad, want_grad, arg, rows, order, start, gather, act,
                           metrics, n_metrics, status, loss_slot):
     """status[loss_slot] += sum of the rows' losses; grad = dL/dz of the last step (its activation
     `act` applied); the model's metric sums and sample count accumulate into the status array."""
-    flat(_loss_forward_backward, rows, loss, mode, out, y, grad, want_grad, rows, order, start, gather,
+    flat(_loss_forward_backward, rows, loss, mode, out, y, grad, want_grad, float(arg), rows, order, start, gather,
          act, metrics, n_metrics, status, loss_slot)
