@@ -162,7 +162,8 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
     compiling.prepare(x.dtype, 0)  # (done already by fit/evaluate/predict: the loop needs its kernels published)
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
                     int(net.loss), int(net.mode), float(net.loss_arg), net.metrics, x, y, indptr, indices, order,
-                    int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx, stats, out)
+                    int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx,
+                    stats, out)
     if done < 0:
         raise RuntimeError("fastnn internal error: a CPU buffer is smaller than the network needs")
     return done
