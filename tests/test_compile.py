@@ -217,3 +217,30 @@ def test_a_failed_compile_helper_is_reported_and_leaves_its_share_to_this_proces
         compiling._finish(helper)
     compiling.publish("float32")  # loads or compiles every kernel, whoever was meant to
     assert all(sig in d.overloads for d, sig in compiling.kernels("float32"))
+
+
+def test_an_interrupted_compile_stops_its_helpers(monkeypatch):
+    """Ctrl-C while this process compiles its share kills the helpers instead of waiting for them."""
+    started = []
+
+    def sleeper(dtype, jobs):
+        started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        return started[-1]
+
+    monkeypatch.setattr(compiling, "_start_helper", sleeper)
+    monkeypatch.setattr(compiling, "_processes", lambda: 2)
+    monkeypatch.setattr(compiling, "_on_disk", lambda dispatcher, sig: (False, "/the/cache"))
+    monkeypatch.setattr(compiling, "kernels", lambda dtype: [(numba.njit(lambda: 0), ()), (numba.njit(lambda: 1), ())])
+    monkeypatch.setattr(compiling, "share_out", lambda jobs, parts, cost=0: [[(Interrupting(), ())], jobs[1:]])
+    with pytest.raises(KeyboardInterrupt):
+        compiling._compile_in_parallel(np.dtype("float32"), 0)
+    assert started and all(helper.returncode is not None and helper.returncode < 0 for helper in started)  # killed
+
+
+class Interrupting:
+    """A stand-in dispatcher whose compilation is interrupted."""
+
+    overloads = {}
+
+    def compile(self, sig):
+        raise KeyboardInterrupt

@@ -149,9 +149,13 @@ def _compile_in_parallel(dtype, entry_points_missing):
     try:
         for dispatcher, sig in shares[0]:
             dispatcher.compile(sig)
-    finally:
+    except BaseException:  # e.g. Ctrl-C: stop the helpers too instead of waiting for them
         for helper in helpers:
-            _finish(helper)
+            helper.kill()
+            helper.communicate()
+        raise
+    for helper in helpers:
+        _finish(helper)
 
 
 def publish(dtype, module=None):
