@@ -113,7 +113,8 @@ def test_a_kernel_called_with_other_argument_types_is_a_clear_typing_error():
     @numba.njit
     def wrong(z):
         activation_forward(1, z)
-    with pytest.raises(numba.core.errors.TypingError, match=r"activation_forward takes \(int64, array\(float64, 2d, C\)\)"):
+    expected = r"activation_forward takes \(int64, array\(float64, 2d, C\)\)"
+    with pytest.raises(numba.core.errors.TypingError, match=expected):
         wrong(np.zeros((2, 3, 1)))
 
 
@@ -136,7 +137,7 @@ def test_the_compile_notice_needs_verbose_and_a_real_compilation(monkeypatch, ca
     int64 = (numba.int64,)
     monkeypatch.setattr(compiling, "_ready", set())
     monkeypatch.setattr(compiling, "_on_disk", lambda dispatcher, sig: (False, "/the/cache"))
-    monkeypatch.setattr(compiling, "_compile_in_parallel", lambda dtype, missing: None)  # (tested in a fresh process below)
+    monkeypatch.setattr(compiling, "_compile_in_parallel", lambda dtype, missing: None)  # (tested below)
     monkeypatch.setattr(compiling, "entry_points", lambda dtype: [(quiet, int64)])
     compiling.prepare("float32", 0)
     assert capsys.readouterr().out == "" and quiet.signatures
