@@ -24,6 +24,17 @@ class Loss:
 
     def __call__(self, y_true, y_pred):
         """The mean loss of a batch of predictions, computed by the CPU kernel the fit uses."""
+        backend, mode, y_pred, y = self._checked(y_true, y_pred)
+        return backend.loss_value(self.code, mode, y_pred, y, self.arg)
+
+    def per_sample(self, y_true, y_pred):
+        """Each sample's loss (Keras's loss functions, e.g. keras.losses.huber, return these)."""
+        backend, mode, y_pred, y = self._checked(y_true, y_pred)
+        return np.array([backend.loss_value(self.code, mode, y_pred[i:i + 1], y[i:i + 1], self.arg)
+                         for i in range(len(y_pred))])
+
+    def _checked(self, y_true, y_pred):
+        """(CPU backend, kernel mode, y_pred (batch, units), targets), checked for this loss."""
         from .backends.cpu import CpuBackend
         from .backends.cpu.losses import LOGITS, PROBS
         y_pred = np.asarray(y_pred, dtype=np.float64)
@@ -33,8 +44,7 @@ class Loss:
         y = self.targets(y_true, y_pred.shape[1], np.float64, "y_true")
         if len(y) != len(y_pred):
             raise ValueError(f"y_true and y_pred must have the same length. Received: {len(y)} and {len(y_pred)}")
-        mode = LOGITS if self.from_logits else PROBS
-        return CpuBackend().loss_value(self.code, mode, np.ascontiguousarray(y_pred), y, self.arg)
+        return CpuBackend(), LOGITS if self.from_logits else PROBS, np.ascontiguousarray(y_pred), y
 
     def targets(self, y, units, dtype, argname="y"):
         """y as a C-contiguous float array (n, units), checked for this loss."""
@@ -235,15 +245,7 @@ def from_config(config):
 def _per_sample(cls):
     """losses.<name>(y_true, y_pred): each sample's loss, as Keras's loss functions return."""
     def per_sample(y_true, y_pred):
-        loss = cls()
-        y_pred = np.asarray(y_pred, dtype=np.float64)
-        y_pred = y_pred.reshape(-1, 1) if y_pred.ndim == 1 else y_pred
-        y_true = np.asarray(y_true, dtype=np.float64)
-        y_true = y_true.reshape(-1, 1) if y_true.ndim == 1 else y_true
-        if y_pred.ndim != 2 or len(y_true) != len(y_pred):
-            raise ValueError(f"Expected y_true and y_pred of shape (batch, units) with the same batch. Received: "
-                             f"{np.shape(y_true)} and {np.shape(y_pred)}")
-        return np.array([loss(y_true[i:i + 1], y_pred[i:i + 1]) for i in range(len(y_pred))])
+        return cls().per_sample(y_true, y_pred)
     per_sample.__name__ = per_sample.__qualname__ = cls.name
     per_sample.__doc__ = f"Each sample's {cls.name} (Keras 3's definition; see {cls.__name__})."
     return per_sample

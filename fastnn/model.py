@@ -374,27 +374,11 @@ class Sequential:
         ws = self._backend.workspace(self.plan, cap, x.shape[1], y.shape[1], self.dtype, training=True)
         data = self._backend.put_data(x, y, train_batch=batch_size)
         steps = math.ceil(len(x) / cap)
-        history = History()
-        progbar = ProgbarLogger(verbose) if verbose else None
-        # as in Keras: the progress bar first, History last (it records what other callbacks add to the logs)
-        cbs = CallbackList(([progbar] if progbar else []) + callbacks + [history], self,
-                           {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
-                            "do_validation": val is not None})
-        self.stop_training = False
-        cbs.on_train_begin()
-        initial_epoch = self.__dict__.pop("_resume_epoch", initial_epoch)  # set by BackupAndRestore
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            logs = self._train_epoch(net, data, len(x), shuffle, cap, steps, ws, cbs, progbar, verbose)
-            if val is not None and not self.stop_training and (epoch + 1) % validation_freq == 0:
-                logs.update(self._evaluate_data(val, cap, prefix="val_"))
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        self.history = history
-        return history
+
+        def train_epoch(cbs, progbar):
+            return self._train_epoch(net, data, len(x), shuffle, cap, steps, ws, cbs, progbar, verbose)
+        return self._run_epochs(train_epoch, {"steps": steps, "batch_size": batch_size}, val, cap, epochs, verbose,
+                                callbacks, initial_epoch, validation_freq)
 
     def _fit_stream(self, batches, y, validation_split, validation_data, epochs, verbose, callbacks, initial_epoch,
                     validation_freq):
@@ -407,28 +391,27 @@ class Sequential:
         val = None
         if validation_data is not None:
             val = self._backend.put_data(*self._validation_pair(validation_data))
-        history, progbar = History(), (ProgbarLogger(verbose) if verbose else None)
-        cbs = CallbackList(([progbar] if progbar else []) + callbacks + [history], self,
-                           {"epochs": epochs, "steps": batches.steps, "verbose": verbose, "batch_size": None,
-                            "do_validation": val is not None})
-        self.stop_training = False
-        cbs.on_train_begin()
-        logs = {}
-        for epoch in range(self.__dict__.pop("_resume_epoch", initial_epoch), epochs):
-            cbs.on_epoch_begin(epoch)
+        net = ws = None  # made at the first batch; ws grows with the largest batch so far
+        cap = 0
+
+        def train_epoch(cbs, progbar):
+            """This epoch's batches, one compiled step each; None when the input had none left."""
+            nonlocal net, ws, cap
             stats = np.zeros(codes.S_METRICS + len(self._metrics))
-            done = 0
+            done, logs = 0, None
             for step, batch in enumerate(batches.epoch()):
                 if len(batch) != 2:
                     raise ValueError("fit needs (x, y) batches. Received a batch holding x alone.")
                 xb = self._inputs(batch[0], "a batch's x")
                 yb = self._targets(batch[1], len(xb), "a batch's y")
-                if done == 0:
+                if net is None:
                     self._backend.prepare(self.dtype, verbose)
                     self._ensure_optimizer_state()
                     net = self._network()
+                if len(xb) > cap:
+                    cap = len(xb)
+                    ws = self._backend.workspace(self.plan, cap, xb.shape[1], yb.shape[1], self.dtype, training=True)
                 cbs.on_train_batch_begin(step)
-                ws = self._backend.workspace(self.plan, len(xb), xb.shape[1], yb.shape[1], self.dtype, training=True)
                 data = self._backend.put_data(xb, yb, train_batch=len(xb))
                 order = self._backend.epoch_order(len(xb), False)
                 taken = self._backend.train_batches(net, self.optimizer, data, order, False, len(xb), 0, 1, ws, stats)
@@ -439,18 +422,38 @@ class Sequential:
                     progbar.progress(done, logs)
                 if not taken:
                     warnings.warn(f"Training stopped at batch {step} of this epoch: the loss or a gradient became "
-                                  "NaN or infinite.", RuntimeWarning, stacklevel=3)
+                                  "NaN or infinite.", RuntimeWarning, stacklevel=5)
                     self.stop_training = True
                 if self.stop_training:
                     break
             if batches.ran_out:
                 warnings.warn("Your input ran out of data; interrupting training. Make sure it can generate at "
-                              "least steps_per_epoch * epochs batches.", UserWarning, stacklevel=3)
+                              "least steps_per_epoch * epochs batches.", UserWarning, stacklevel=5)
                 self.stop_training = True
-            if done == 0:
+            return logs
+        return self._run_epochs(train_epoch, {"steps": batches.steps, "batch_size": None}, val, 32, epochs, verbose,
+                                callbacks, initial_epoch, validation_freq)
+
+    def _run_epochs(self, train_epoch, params, val, val_batch, epochs, verbose, callbacks, initial_epoch,
+                    validation_freq):
+        """The epochs of a fit around train_epoch(cbs, progbar) -> the epoch's logs (None: the input ran
+        out): callbacks, validation after every validation_freq-th epoch, and the History it returns."""
+        history = History()
+        progbar = ProgbarLogger(verbose) if verbose else None
+        # as in Keras: the progress bar first, History last (it records what other callbacks add to the logs)
+        cbs = CallbackList(([progbar] if progbar else []) + callbacks + [history], self,
+                           {"epochs": epochs, "verbose": verbose, "do_validation": val is not None, **params})
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(self.__dict__.pop("_resume_epoch", initial_epoch), epochs):  # (BackupAndRestore)
+            cbs.on_epoch_begin(epoch)
+            epoch_logs = train_epoch(cbs, progbar)
+            if epoch_logs is None:
                 break
+            logs = epoch_logs
             if val is not None and not self.stop_training and (epoch + 1) % validation_freq == 0:
-                logs.update(self._evaluate_data(val, 32, prefix="val_"))
+                logs.update(self._evaluate_data(val, val_batch, prefix="val_"))
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
@@ -485,7 +488,7 @@ class Sequential:
                     warnings.warn(f"Training stopped at batch {done - 1} of this epoch: the loss or a gradient "
                                   f"became NaN or infinite (running loss {logs['loss']}). The weights hold the "
                                   "last finite step; lower the learning rate or scale the data.",
-                                  RuntimeWarning, stacklevel=3)
+                                  RuntimeWarning, stacklevel=5)
                 self.stop_training = True
             elif not per_batch and chunk < steps:
                 chunk = max(1, int(config.PROGRESS_INTERVAL * taken / max(elapsed, 1e-9)))
