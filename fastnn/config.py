@@ -31,7 +31,8 @@ BLAS_PARALLEL_MIN_MACS = 64_000_000
 NJIT_OPTIONS = dict(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 
 # How many processes compile the CPU kernels on a cold start (backends/cpu/compiling.py): None
-# means one per core this process may use, at most 4. 1 compiles everything in this process.
+# means one per core this process may use, at most 4. 1 compiles everything in this process, and
+# only what each model needs (no helper compiling the other kernels in the background).
 COMPILE_PROCESSES = None
 
 # How often (seconds) the compiled training loop returns so a progress bar can redraw.

@@ -278,6 +278,11 @@ class Sequential:
         self._backend = backend
 
     # --- running --------------------------------------------------------------------
+    def _prepare(self, verbose, task):
+        """Have the backend compile (or load) what task ("fit", "evaluate" or "predict") runs for this model."""
+        loss = None if task == "predict" else (self.loss.code, _loss_mode(self.plan, self.loss))
+        self._backend.prepare(self.dtype, verbose, loss, self.optimizer.code if task == "fit" else None)
+
     def _network(self):
         units = self.layers[-1].output_shape[0]
         codes_ = [metrics_mod.resolve(metric, self.loss, units) for metric in self._metrics]
@@ -353,7 +358,7 @@ class Sequential:
             val = self._validation_pair(validation_data)
         elif validation_split > 0:
             (x, y), val = split_tail(x, y, validation_split)
-        self._backend.prepare(self.dtype, verbose)
+        self._prepare(verbose, "fit")
         if val is not None:  # prepared once (on the device, indexed) for every epoch's evaluation
             val = self._backend.put_data(*val)
         return self._fit_checked(x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch,
@@ -405,7 +410,7 @@ class Sequential:
                 xb = self._inputs(batch[0], "a batch's x")
                 yb = self._targets(batch[1], len(xb), "a batch's y")
                 if net is None:
-                    self._backend.prepare(self.dtype, verbose)
+                    self._prepare(verbose, "fit")
                     self._ensure_optimizer_state()
                     net = self._network()
                 if len(xb) > cap:
@@ -514,7 +519,7 @@ class Sequential:
         x = self._inputs(x)
         self._check_loss_fits(self.loss, self._metrics)
         y = self._targets(y, len(x))
-        self._backend.prepare(self.dtype, verbose)
+        self._prepare(verbose, "evaluate")
         t0 = time.perf_counter()
         logs = self._evaluate_data(self._backend.put_data(x, y), batch_size)
         if verbose:
@@ -535,7 +540,7 @@ class Sequential:
                 raise ValueError("predict received no batches: the input was empty or had run out.")
             return np.concatenate(outputs)
         x = self._inputs(x)
-        self._backend.prepare(self.dtype, verbose)
+        self._prepare(verbose, "predict")
         cap = min(batch_size, len(x))
         ws = self._backend.workspace(self.plan, cap, x.shape[1], 1, self.dtype)
         net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros(0, np.int64),
@@ -555,7 +560,7 @@ class Sequential:
             xb = self._inputs(batch[0], "a batch's x")
             yb = self._targets(batch[1], len(xb), "a batch's y")
             self._check_loss_fits(self.loss, self._metrics)
-            self._backend.prepare(self.dtype, verbose)
+            self._prepare(verbose, "evaluate")
             ws = self._backend.workspace(self.plan, len(xb), xb.shape[1], yb.shape[1], self.dtype)
             stats = self._backend.evaluate(self._network(), self._backend.put_data(xb, yb), len(xb), ws,
                                            len(self._metrics))

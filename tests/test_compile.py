@@ -13,7 +13,7 @@ from numba.core import event
 
 import fastnn as fnn
 from fastnn import layers
-from fastnn.backends.cpu import compiling, loop
+from fastnn.backends.cpu import compiling, jit, loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,9 +87,56 @@ def test_read_only_and_user_arrays_do_not_compile_the_loop_again():
 def test_prepare_compiles_exactly_what_the_loop_calls_later():
     """The example arguments behind the compile notice have the types fit passes (else it would compile twice)."""
     x, y = images()
-    run_everything(tutorial_model(), x, y)
-    for dispatcher, sig in compiling.entry_points(np.dtype("float32")) + compiling.kernels("float32"):
+    model = tutorial_model()
+    run_everything(model, x, y)
+    net = model._network()
+    chosen = compiling.needed((net.loss, net.mode), model.optimizer.code)
+    for dispatcher, sig in compiling.entry_points(np.dtype("float32")) + compiling.kernels("float32", chosen):
         assert sig in dispatcher.overloads, dispatcher
+
+
+def test_a_model_needs_its_own_loss_and_optimizer_kernels_only():
+    """needed() leaves out the other losses' and optimizers' kernels, and names exactly the ones the loop's
+    dispatchers call for each loss, mode and optimizer (their Python twins run with recording stand-ins)."""
+    from fastnn.backends import codes
+    from fastnn.backends.cpu import losses, optimizers
+    chosen = compiling.needed((codes.SCCE, losses.FUSED), codes.ADAM)
+    assert optimizers.adam_update in chosen and optimizers.sgd_update not in chosen
+    assert losses._cce_logits in chosen and losses._mse not in chosen and losses._cce_probs not in chosen
+    assert set(compiling.needed()) | set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) == set(jit.KERNELS)
+
+    def calls(module, dispatcher, *args):
+        called = []
+        with pytest.MonkeyPatch.context() as patch:
+            for k in module.CHOSEN_BY_CODE:
+                patch.setattr(module, k.__name__, lambda *a, k=k: called.append(k) or 0.0)
+            dispatcher.py_func(*args)
+        return called
+
+    z = np.zeros((2, 3))
+    for loss in range(codes.KLD + 1):  # (the last loss code)
+        for mode in (losses.PROBS, losses.LOGITS, losses.FUSED):
+            assert calls(losses, losses.loss_forward_backward, loss, mode, z, z, z, True, 1.0) == \
+                losses.kernels_for(loss, mode), (loss, mode)
+    for opt in (codes.SGD, codes.ADAM, codes.RMSPROP, codes.ADAGRAD):
+        assert calls(optimizers, optimizers.optimizer_update, opt, z, z, z, z, 0.0,
+                     np.array([[0, 1]])) == optimizers.kernels_for(opt)
+
+
+def test_a_kernel_not_loaded_is_a_clear_error_not_a_crash():
+    """A slot holds a trap until its kernel is loaded: a call through it raises RuntimeError."""
+    from fastnn.backends.cpu.loop import copy
+
+    @numba.njit
+    def call_copy(a, b):
+        copy(a, b)
+    cell = jit.slot(copy, numba.float64)
+    loaded, cell.value = cell.value, jit._address(jit._not_loaded, ())
+    try:
+        with pytest.raises(RuntimeError, match="called a kernel that was not loaded"):
+            call_copy(np.zeros(2), np.zeros(2))
+    finally:
+        cell.value = loaded
 
 
 def test_the_loop_calls_each_kernel_by_address_instead_of_holding_a_copy():
@@ -100,11 +147,11 @@ def test_the_loop_calls_each_kernel_by_address_instead_of_holding_a_copy():
     # the loop's LLVM module as it links into callers (also for code loaded from the cache; private API)
     module = loop.run.overloads[sig].library._get_module_for_linking()
     defined = {fn.name for fn in module.functions if not fn.is_declaration}
-    declared = {fn.name for fn in module.functions if fn.is_declaration}
+    slots = {cell.name for cell in module.global_variables if cell.is_declaration}
     for dispatcher, kernel_sig in compiling.kernels("float32"):
-        assert kernel_sig in dispatcher.overloads, dispatcher
+        dispatcher.compile(kernel_sig)
         assert not any(dispatcher.overloads[kernel_sig].fndesc.llvm_func_name in name for name in defined)
-    assert {f"fastnn.{loop.__name__}.gather.float32", f"fastnn.{loop.__name__}.regularize.float32"} <= declared
+    assert {f"fastnn.{loop.__name__}.gather.float32", f"fastnn.{loop.__name__}.regularize.float32"} <= slots
 
 
 def test_a_kernel_called_with_other_argument_types_is_a_clear_typing_error():
@@ -120,7 +167,6 @@ def test_a_kernel_called_with_other_argument_types_is_a_clear_typing_error():
 
 def test_the_cached_loop_is_keyed_on_every_kernel():
     """loop.run closes over jit.abi(), a fingerprint of every kernel's code, so Numba's cache key changes with them."""
-    from fastnn.backends.cpu import jit
     assert jit.abi() in [cell.cell_contents for cell in loop.run.py_func.__closure__]
     before = jit.abi()
     fake = jit.kernel("F1")(lambda a: None)
@@ -137,7 +183,7 @@ def test_the_compile_notice_needs_verbose_and_a_real_compilation(monkeypatch, ca
     int64 = (numba.int64,)
     monkeypatch.setattr(compiling, "_ready", set())
     monkeypatch.setattr(compiling, "_on_disk", lambda dispatcher, sig: (False, "/the/cache"))
-    monkeypatch.setattr(compiling, "_compile_in_parallel", lambda dtype, missing: None)  # (tested below)
+    monkeypatch.setattr(compiling, "_compile_in_parallel", lambda dtype, jobs, missing: None)  # (tested below)
     monkeypatch.setattr(compiling, "entry_points", lambda dtype: [(quiet, int64)])
     compiling.prepare("float32", 0)
     assert capsys.readouterr().out == "" and quiet.signatures
@@ -155,7 +201,7 @@ SCRIPT = textwrap.dedent("""
     from numba.core import event
     import fastnn as fnn
     from fastnn import layers
-    from fastnn.backends.cpu import compiling, loop
+    from fastnn.backends.cpu import compiling, jit, loop
 
     fnn.config.COMPILE_PROCESSES = 2
     recorder = event.RecordingListener()
@@ -175,14 +221,20 @@ SCRIPT = textwrap.dedent("""
     model.fit(x, y, epochs=1, verbose=1, callbacks=[ReadyAtTrainBegin()])
     model.evaluate(x, y, verbose=1)
     model.predict(x, verbose=1)
+    before = len(recorder.buffer)
+    other = fnn.Sequential([layers.Dense(3, activation="tanh", input_shape=(6,)), layers.Dense(1)])
+    other.compile(optimizer="sgd", loss="mse")
+    other.fit(x, y, epochs=1, verbose=0)
+    print("SECOND MODEL COMPILED HERE", sum(ev.is_start for _, ev in recorder.buffer[before:]))
 """)
 
 
 def test_a_read_only_install_compiles_once_with_a_notice_and_caches_in_the_user_folder(tmp_path):
     """The package folder is read-only (as in a system site-packages): Numba caches in the user's folder.
 
-    The first process compiles, announced once and timed, before the first epoch starts. The second finds
-    everything cached and prints no notice.
+    The first process compiles, announced once and timed, before the first epoch starts, then a second model
+    with another loss and optimizer loads their kernels from the background helper's cache. The second process
+    finds everything cached and prints no notice.
     """
     package, home = tmp_path / "site-packages", tmp_path / "home"
     shutil.copytree(os.path.join(ROOT, "fastnn"), package / "fastnn",
@@ -205,6 +257,8 @@ def test_a_read_only_install_compiles_once_with_a_notice_and_caches_in_the_user_
     assert str(home / ".cache") in loud and loud.count("... compiled in ") == 1
     assert loud.index("compiled in") < loud.index("READY True") < loud.index("Epoch 1/1")
     assert "BY THE HELPER 0" not in loud  # the second process compiled a share of the kernels
+    # the first model's loop and kernels came first; the helper compiled the rest in the background
+    assert "SECOND MODEL COMPILED HERE 0" in loud
     assert "Compiling" not in second and "READY True COMPILED HERE 0" in second
     assert not list(package.rglob("*.nbi")), "Numba wrote its cache into the read-only package"
 
@@ -218,6 +272,19 @@ def test_a_failed_compile_helper_is_reported_and_leaves_its_share_to_this_proces
         compiling._finish(helper)
     compiling.publish("float32")  # loads or compiles every kernel, whoever was meant to
     assert all(sig in d.overloads for d, sig in compiling.kernels("float32"))
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_helpers_compile_their_jobs_or_say_why_not(monkeypatch, fork):
+    """A helper (a fork on Linux, a new interpreter elsewhere) compiles its share; one that fails names why."""
+    monkeypatch.setattr(compiling, "FORK", fork)
+    helper = compiling._start_helper("float32", compiling.kernels("float32", [loop.copy]))
+    compiling._finish(helper)
+    assert helper.returncode == 0
+    if fork:
+        broken = (Interrupting(ValueError("no compiler here")), ())
+        with pytest.warns(RuntimeWarning, match=r"helper process failed \(ValueError: no compiler here\)"):
+            compiling._finish(compiling._start_helper("float32", [broken]))
 
 
 def test_an_interrupted_compile_stops_its_helpers(monkeypatch):
@@ -234,7 +301,7 @@ def test_an_interrupted_compile_stops_its_helpers(monkeypatch):
     monkeypatch.setattr(compiling, "kernels", lambda dtype: [(numba.njit(lambda: 0), ()), (numba.njit(lambda: 1), ())])
     monkeypatch.setattr(compiling, "share_out", lambda jobs, parts, cost=0: [[(Interrupting(), ())], jobs[1:]])
     with pytest.raises(KeyboardInterrupt):
-        compiling._compile_in_parallel(np.dtype("float32"), 0)
+        compiling._compile_in_parallel(np.dtype("float32"), compiling.kernels("float32"), 0)
     assert started and all(helper.returncode is not None and helper.returncode < 0 for helper in started)  # killed
 
 
@@ -243,5 +310,8 @@ class Interrupting:
 
     overloads = {}
 
+    def __init__(self, error=KeyboardInterrupt):
+        self.error = error
+
     def compile(self, sig):
-        raise KeyboardInterrupt
+        raise self.error

@@ -74,9 +74,12 @@ class CpuBackend:
         """Overwrite an array in place (compiled networks keep referring to it)."""
         target[:] = host
 
-    def prepare(self, dtype, verbose):
-        """Compile (or load from Numba's cache) the loop for dtype before the first batch, announced when verbose."""
-        compiling.prepare(dtype, verbose)
+    def prepare(self, dtype, verbose, loss=None, optimizer=None):
+        """Compile (or load from Numba's cache) the loop for dtype before the first batch, announced when verbose.
+
+        loss: (code, mode) of the loss to evaluate or train with; optimizer: the code of the one to train with.
+        """
+        compiling.prepare(dtype, verbose, compiling.needed(loss, optimizer))
 
     def put_data(self, x, y, train_batch=None):
         """(x, y, indptr, indices), the CSR index of x's nonzeros filled in for training on mostly-zero x.
@@ -134,7 +137,7 @@ class CpuBackend:
 
     def loss_value(self, loss, mode, y_pred, y_true, arg=0.0):
         """Mean loss of one batch (for calling a loss object directly)."""
-        compiling.publish(y_pred.dtype, losses)  # batch_loss calls the loss kernels only
+        compiling.publish(y_pred.dtype, losses.kernels_for(loss, mode))  # batch_loss calls no other kernel
         return batch_loss(loss, mode, y_pred, y_true, float(arg)) / y_pred.shape[0]
 
 
@@ -159,7 +162,9 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
          stats, out):
     """Call loop.run with exactly the argument types it was compiled for (compiling.py's _run_args)."""
     x, y, indptr, indices = data
-    compiling.prepare(x.dtype, 0)  # (done already by fit/evaluate/predict: the loop needs its kernels published)
+    # (done already by fit/evaluate/predict, with the notice: the loop must never call a kernel not loaded)
+    compiling.prepare(x.dtype, 0, compiling.needed(None if task == loop.PREDICT else (net.loss, net.mode),
+                                                   opt_code if task == loop.TRAIN else None))
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
                     int(net.loss), int(net.mode), float(net.loss_arg), net.metrics, x, y, indptr, indices, order,
                     int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx,

@@ -3,10 +3,12 @@
 `njit` marks an entry point that Python calls. `kernel("F2 i b -> d")` marks a function that the
 loop calls: it is compiled (and cached) on its own, without the CPython and C-callable wrappers,
 for the argument kinds given (ARGUMENT_KINDS; after "->" what it returns, if anything), and its
-callers call its machine code by address (see `kernel`). Numba would otherwise link a copy of
-every kernel into every caller and optimise and emit machine code for it again there; called by
-address, each kernel compiles once, and since the declared kinds type a call without compiling
-the kernel, compiling.py compiles the kernels and the loop all at once in several processes.
+callers call its machine code through a slot, a pointer-sized cell holding its address (see
+`_call_by_address`). Numba would otherwise link a copy of every kernel into every caller and
+optimise and emit machine code for it again there; called through a slot, each kernel compiles
+once, and since the declared kinds type a call without compiling the kernel, compiling.py compiles
+the kernels and the loop at once in several processes, and only the kernels a model uses before
+its first batch. A slot whose kernel is not loaded holds a trap that raises RuntimeError.
 
 `inlined` marks a helper whose body Numba inlines into its callers (Numba IR): small helpers,
 and dispatchers that only pick a kernel by a code. A kernel may call inlined helpers and
@@ -62,26 +64,44 @@ def declared(call, float_type):
     return result(*argument_types(call.kinds, float_type))
 
 
-_published = set()  # (kernel, float type) whose symbol holds the kernel's address in this process
-PLACEHOLDERS = False  # True in a process that compiles the loop for the cache only: symbols need no real code
+_slots = {}  # (kernel, float type) -> its slot: a ctypes cell holding the kernel's address, or the trap's
+_published = set()  # (kernel, float type) whose slot holds the kernel's address in this process
+
+
+def slot(call, float_type):
+    """The cell a kernel's callers read its address from (registered as symbol(), holding the trap until
+    publish() loads the kernel)."""
+    key = (call, float_type)
+    if key not in _slots:
+        _slots[key] = ctypes.c_void_p(_address(_not_loaded, ()))
+        ll.add_symbol(symbol(call.compiled, float_type), ctypes.addressof(_slots[key]))
+    return _slots[key]
 
 
 def publish(call, float_type):
-    """Compile (or load) a kernel for float_type and make its address known under symbol()."""
+    """Compile (or load) a kernel for float_type and put its address in its slot."""
     if (call, float_type) in _published:
         return
     sig = declared(call, float_type)
-    if PLACEHOLDERS:  # the code is cached, never run here: any address resolves the symbol
-        ll.add_symbol(symbol(call.compiled, float_type), ctypes.cast(ctypes.pythonapi.Py_IsInitialized,
-                                                                     ctypes.c_void_p).value)
-        return
     call.compiled.compile(sig.args)
-    cres = call.compiled.overloads[sig.args]
-    if cres.signature.return_type != sig.return_type:
-        raise TypeError(f"fastnn internal error: kernel {call.__name__} returns {cres.signature.return_type}, "
-                        f"but its kinds declare {sig.return_type}")
-    ll.add_symbol(symbol(call.compiled, float_type), cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
+    if call.compiled.overloads[sig.args].signature.return_type != sig.return_type:
+        raise TypeError(f"fastnn internal error: kernel {call.__name__} returns "
+                        f"{call.compiled.overloads[sig.args].signature.return_type}, but its kinds declare "
+                        f"{sig.return_type}")
+    slot(call, float_type).value = _address(call.compiled, sig.args)
     _published.add((call, float_type))
+
+
+def published(call, float_type):
+    """True when the kernel's slot holds its code in this process."""
+    return (call, float_type) in _published
+
+
+def _address(dispatcher, args):
+    """The machine-code address of dispatcher's compiled (or cached) code for args."""
+    dispatcher.compile(args)
+    cres = dispatcher.overloads[args]
+    return cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
 
 
 def kernel(signature):
@@ -111,7 +131,7 @@ def kernel(signature):
 
 
 def _call_by_address(call, args):
-    """Typing and code of a call to a kernel's own machine code (Numba's calling convention, by symbol)."""
+    """Typing and code of a call to a kernel's machine code, through its slot, with Numba's calling convention."""
     args = tuple(types.unliteral(a) for a in args)
     floats = [getattr(a, "dtype", a) for a, k in zip(args, call.kinds) if k[0] in "Ff"]
     float_type = floats[0] if floats and floats[0] in (types.float32, types.float64) else types.float64
@@ -119,17 +139,28 @@ def _call_by_address(call, args):
     if args != expected:
         raise errors.TypingError(f"{call.__name__} takes ({', '.join(map(str, expected))}); "
                                  f"called with ({', '.join(map(str, args))})")
-    publish(call, float_type)  # a caller compiled here may run here: its symbols need the real code
+    slot(call, float_type)  # the symbol must resolve when the caller's code loads
     sig, name = declared(call, float_type), symbol(call.compiled, float_type)
 
     def codegen(context, builder, sig, llargs):
-        fn = cgutils.get_or_insert_function(builder.module,
-                                            context.call_conv.get_function_type(sig.return_type, sig.args), name)
-        status, out = context.call_conv.call_function(builder, fn, sig.return_type, sig.args, llargs)
+        fnty = context.call_conv.get_function_type(sig.return_type, sig.args)
+        try:
+            cell = builder.module.get_global(name)
+        except KeyError:
+            cell = cgutils.add_global_variable(builder.module, fnty.as_pointer(), name)  # external: the slot
+        status, out = context.call_conv.call_function(builder, builder.load(cell), sig.return_type, sig.args,
+                                                      llargs)
         with cgutils.if_unlikely(builder, status.is_error):
             context.call_conv.return_status_propagate(builder, status)
         return out
     return sig, codegen
+
+
+@numba.njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, cache=True)
+def _not_loaded():
+    """What an empty slot calls: an error instead of a jump to nowhere. (Any kernel's caller may call it: it
+    reads none of the arguments, which the C calling conventions let a callee ignore.)"""
+    raise RuntimeError("fastnn internal error: compiled code called a kernel that was not loaded")
 
 
 def inlined(fn):
@@ -141,13 +172,13 @@ def inlined(fn):
 
 
 def abi():
-    """A fingerprint of every kernel's and helper's code and argument kinds.
+    """A fingerprint of every kernel's and helper's code and argument kinds, and of the code making the calls.
 
     The loop's entry points close over it (loop.py), and Numba keys its cache on closure values:
     so a cached loop never calls kernels whose code or arguments have changed since it was compiled.
     """
     digest = hashlib.sha256()
-    for fn in [k.compiled.py_func for k in KERNELS] + _HELPERS:
+    for fn in [k.compiled.py_func for k in KERNELS] + _HELPERS + [_call_by_address]:  # (how calls are made, too)
         digest.update(f"{fn.__module__}.{fn.__qualname__}".encode())
         _hash_code(digest, fn.__code__)
     for k in KERNELS:

@@ -274,6 +274,22 @@ def _cce_logits(z, y, grad, want_grad, mode, sparse):
     return total
 
 
+def kernels_for(loss, mode):
+    """The kernels loss_forward_backward calls for this loss and mode: all a model with it needs loaded."""
+    by_code = {MSE: _mse, MAE: _mae, HINGE: _hinge, CATEGORICAL_HINGE: _categorical_hinge, KLD: _kl_divergence}
+    if loss in by_code:
+        return [by_code[loss]]
+    if loss > SCCE:
+        return [_pointwise]
+    if loss == BCE:
+        return [_bce_probs if mode == PROBS else _bce_logits]
+    return [_cce_probs if mode == PROBS else _cce_logits]
+
+
+CHOSEN_BY_CODE = [_mse, _mae, _hinge, _categorical_hinge, _kl_divergence, _pointwise, _bce_probs, _bce_logits,
+                  _cce_probs, _cce_logits]  # kernels_for() picks among these
+
+
 def _entry_points(abi):
     """Python's entry point to the loss kernels, closing over abi as loop.run does (see loop.py)."""
 

@@ -98,3 +98,11 @@ def optimizer_update(opt, w, g, slots, hyper, step, ranges):
             rmsprop_update(w, g, slots, hyper, step, start, stop)
         elif opt == ADAGRAD:
             adagrad_update(w, g, slots, hyper, step, start, stop)
+
+
+def kernels_for(opt):
+    """The kernel optimizer_update calls for optimizer code opt: all a model training with it needs loaded."""
+    return [{SGD: sgd_update, ADAM: adam_update, RMSPROP: rmsprop_update, ADAGRAD: adagrad_update}[opt]]
+
+
+CHOSEN_BY_CODE = [sgd_update, adam_update, rmsprop_update, adagrad_update]  # kernels_for() picks among these
