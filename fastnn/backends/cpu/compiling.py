@@ -148,6 +148,8 @@ class _ForkedHelper:
             os.dup2(quiet, 0)
             os.dup2(quiet, 1)
             os.dup2(write, 2)
+            # new stream objects: the inherited ones (Jupyter's, say) may hold a lock another thread had at the fork
+            sys.stdout, sys.stderr = open(1, "w", buffering=1, closefd=False), open(2, "w", buffering=1, closefd=False)
             status = 0
             try:
                 compile_jobs(dtype, jobs)
