@@ -6,10 +6,11 @@ from .layers import Input
 from .model import Sequential
 
 
-def load_model(path):
-    """A model saved by Sequential.save, ready to predict or to continue training."""
+def load_model(path, custom_objects=None):
+    """A model saved by Sequential.save, ready to predict or to continue training (custom_objects: {name: class}
+    for a user's own classes the file names, as in Keras)."""
     from .saving import load_model as _load
-    return _load(path)
+    return _load(path, custom_objects)
 
 
 __version__ = "0.1.0"

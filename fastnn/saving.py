@@ -143,8 +143,10 @@ def _fsync_folder(folder):
 
 
 # --- loading -----------------------------------------------------------------------------
-def load_model(path):
-    """The model saved at path: rebuilt, compiled (if it was), with its weights and optimizer state."""
+def load_model(path, custom_objects=None):
+    """The model saved at path: rebuilt, compiled (if it was), with its weights and optimizer state.
+
+    custom_objects: {name: class} for a user's own classes the file names (a learning-rate schedule)."""
     found, data = _read(path)
     if _text(found, data, "content") != "model":
         raise SaveFileError(f"{found!r} holds weights only (written by save_weights). Expected a file written "
@@ -156,7 +158,7 @@ def load_model(path):
     if model.built:
         _set_weights(model, found, _weights_for(model, found, data, strict=True))
     if "compile_config" in data:
-        _restore_compiled(model, found, data)
+        _restore_compiled(model, found, data, custom_objects)
     elif "optimizer_slots" in data or "optimizer_iterations" in data:
         raise SaveFileError(f"{found!r} is inconsistent: it has optimizer state but no compile_config.")
     return model
@@ -296,11 +298,11 @@ def _weights_for(model, found, data, strict):
     return [part.reshape(shape) for part, shape in zip(np.split(flat, ends), shapes)]
 
 
-def _restore_compiled(model, found, data):
+def _restore_compiled(model, found, data, custom_objects=None):
     """Compile as saved, then put back the optimizer's step count and state."""
     config = _json_entry(found, data, "compile_config")
     try:
-        model.compile(optimizer=optimizers.from_config(config["optimizer"]), loss=losses.from_config(config["loss"]),
+        model.compile(optimizer=optimizers.from_config(config["optimizer"], custom_objects), loss=losses.from_config(config["loss"]),
                       metrics=[metrics.from_config(m) for m in config["metrics"]],
                       device=_device(config["device"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -237,3 +237,19 @@ def test_initialize_on_the_device_draws_the_host_values():
     fnn.utils.set_random_seed(3)
     cpu.initialize(want, codes.INIT_UNIFORM, 0.5)
     np.testing.assert_array_equal(gpu.to_host(out), want)
+
+
+def test_the_cuda_loop_applies_a_learning_rate_schedule_as_the_cpu_does():
+    """A rate per step, uploaded once per stretch of steps: the same weights as the CPU loop's."""
+    schedule = fnn.optimizers.schedules.PiecewiseConstantDecay([3, 6], [0.2, 0.1, 0.05])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((24, 5)), rng.random((24, 2))
+    weights = []
+    for device in ("cpu", "cuda"):
+        fnn.utils.set_random_seed(1)
+        m = fnn.Sequential([layers.Dense(3, activation="tanh", input_shape=(5,)), layers.Dense(2)])
+        m.compile(optimizer=fnn.optimizers.SGD(schedule), loss="mse", device=device)
+        m.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+        weights.append(m.get_weights())
+    for cpu, gpu in zip(*weights):
+        np.testing.assert_allclose(cpu, gpu, rtol=0, atol=1e-6)

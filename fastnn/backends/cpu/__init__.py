@@ -108,8 +108,9 @@ class CpuBackend:
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
         csr = loop.WHOLE_INDEX if data[2].size and net.plan[0, P_KIND] == DENSE else loop.DENSE_INPUT
         with blas.limited(_blas_threads(net.plan, batch_size, csr != loop.DENSE_INPUT)):
-            return _run(loop.TRAIN, net, opt.slots, opt.code, opt.hyper, float(opt.iterations), net.ranges, data,
-                        order, not shuffled, csr, batch_size, first, stop, ws, stats, _nothing(data[0].dtype, 2))
+            return _run(loop.TRAIN, net, opt.slots, opt.code, opt.hyper_table(stop - first), float(opt.iterations),
+                        net.ranges, data, order, not shuffled, csr, batch_size, first, stop, ws, stats,
+                        _nothing(data[0].dtype, 2))
 
     def evaluate(self, net, data, batch_size, ws, n_metrics):
         """Loss and metric sums over data (from put_data), in batches."""
@@ -131,7 +132,7 @@ class CpuBackend:
         n, dtype = data[0].shape[0], data[0].dtype
         steps = -(-n // batch_size)
         with blas.limited(_blas_threads(net.plan, batch_size, index_batches)):
-            _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 1), 0.0, _nothing(np.int64, 2), data,
+            _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 2), 0.0, _nothing(np.int64, 2), data,
                  np.arange(n), True, loop.BATCH_INDEX if index_batches else loop.DENSE_INPUT, batch_size, 0, steps,
                  ws, stats, out)
 

@@ -192,7 +192,8 @@ def _entry_points(abi):
         """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
 
         TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units).
-        Training updates the parameters in the [start, stop) rows of `ranges` (the trainable layers').
+        Training updates the parameters in the [start, stop) rows of `ranges` (the trainable layers'), step k
+        with row k - first of `hyper` (the optimizer's hyper-parameters; the last row when there are fewer).
         contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
         asked when a training loss or gradient became non-finite, -1 when a buffer is too small.
         """
@@ -243,7 +244,8 @@ def _entry_points(abi):
                 continue
             if not (np.isfinite(value) and squares_finite(grads)):
                 return k - first
-            optimizer_update(opt, params, grads, slots, hyper, step + (k - first), ranges)
+            optimizer_update(opt, params, grads, slots, hyper[min(k - first, hyper.shape[0] - 1)], step + (k - first),
+                             ranges)
         return stop - first
     return run
 

@@ -50,8 +50,8 @@ class Workspace:
         return self.status
 
     def hyper(self, values):
-        """The optimizer's hyper-parameters on the device, uploaded again only when they change."""
-        key = tuple(float(v) for v in values)
+        """The optimizer's hyper-parameter rows on the device, uploaded again only when they change."""
+        key = (values.shape, values.tobytes())
         if self._hyper[0] != key:
             self._hyper = (key, to_device(np.asarray(values, np.float64)))
         return self._hyper[1]
@@ -185,7 +185,7 @@ def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, st
     steps = steps_of(net.plan, net.fplan, net.params, net.grads)
     status = ws.begin(len(stats))
     metrics, n_metrics = ws.metric_codes(net.metrics)
-    hyper = ws.hyper(opt.hyper)
+    hyper = ws.hyper(opt.hyper_table(stop - first))  # a row per step (one when the rate is constant)
     ws.ensure_states(steps)
     fused = net.mode == FUSED
     last_act = LINEAR if fused else steps[-1].act
@@ -198,8 +198,8 @@ def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, st
         loss_forward_backward(net.loss, net.mode, ys[-1], y, ws.grads[-1], True, net.loss_arg, rows, order, start,
                               gather, last_act, metrics, n_metrics, status, st.STEP_LOSS + parity)
         backward(steps, x, source, ys, rows, ws, status, parity)
-        optimizer_update(opt.code, net.params, net.grads, opt.slots, hyper, opt.iterations + k - first, net.ranges,
-                         status, parity, rows)
+        optimizer_update(opt.code, net.params, net.grads, opt.slots, hyper[min(k - first, hyper.shape[0] - 1)],
+                         opt.iterations + k - first, net.ranges, status, parity, rows)
     host = status.copy_to_host()
     stats += host[st.STATS:]
     return int(host[st.TAKEN])
