@@ -33,9 +33,13 @@ selu = Activation("selu", codes.SELU)
 relu6 = Activation("relu6", codes.RELU6)
 hard_sigmoid = Activation("hard_sigmoid", codes.HARD_SIGMOID)
 exponential = Activation("exponential", codes.EXPONENTIAL)
+gelu = Activation("gelu", codes.GELU)  # Keras's default, approximate=False: z Phi(z)
+swish = Activation("swish", codes.SWISH)  # z sigmoid(z)
+silu = Activation("silu", codes.SWISH)
+mish = Activation("mish", codes.MISH)  # z tanh(softplus(z))
 
 ALL = {a.name: a for a in (linear, sigmoid, relu, tanh, softmax, leaky_relu, elu, softplus, selu, relu6, hard_sigmoid,
-                           exponential)}
+                           exponential, gelu, swish, silu, mish)}
 
 
 def get(identifier):

@@ -214,8 +214,13 @@ class Dense(Layer):
         return specs
 
     def plan_rows(self):
+        """One step, or two when the activation's derivative needs its input (codes.FROM_INPUT): the second
+        step keeps the pre-activation as its input."""
         reg = self.kernel_regularizer
-        return [(codes.DENSE, self.activation.code, reg.l1 if reg else 0.0, reg.l2 if reg else 0.0, 0.0)]
+        act = self.activation.code
+        dense = (codes.DENSE, codes.LINEAR if act >= codes.FROM_INPUT else act, reg.l1 if reg else 0.0,
+                 reg.l2 if reg else 0.0, 0.0)
+        return [dense] + ([(codes.ACTIVATION, act, 0.0, 0.0, 0.0)] if act >= codes.FROM_INPUT else [])
 
     @property
     def kernel(self):

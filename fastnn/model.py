@@ -45,8 +45,8 @@ def _plan_tables(layers):
     rows, frows = [], []
     width_done = 0
     for layer in layers:
-        for kind, act, l1, l2, rate in layer.plan_rows():
-            n_in = layer.input_shape[0]
+        for step, (kind, act, l1, l2, rate) in enumerate(layer.plan_rows()):
+            n_in = layer.input_shape[0] if step == 0 else layer.output_shape[0]  # (a later step follows the first)
             n_out = layer.output_shape[0]
             w_off = layer._slots["kernel"][0] if kind == codes.DENSE else -1
             b_off = layer._slots["bias"][0] if kind == codes.DENSE and "bias" in layer._slots else -1

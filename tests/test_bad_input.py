@@ -175,7 +175,7 @@ CASES = [
     # names of things
     ("unknown-activation", lambda m, t: layers.Dense(2, activation="relux"), ValueError,
      r"Unknown activation: 'relux'"),
-    ("unknown-activation-layer", lambda m, t: layers.Activation("swish"), ValueError, r"Unknown activation: 'swish'"),
+    ("unknown-activation-layer", lambda m, t: layers.Activation("swishy"), ValueError, r"Unknown activation: 'swishy'"),
     ("activation-callable", lambda m, t: layers.Dense(2, activation=np.tanh), TypeError, r"Expected activation"),
     ("unknown-loss", lambda m, t: sp(m).compile(loss="cross_entropy"), ValueError, r"Unknown loss: 'cross_entropy'"),
     ("loss-missing", lambda m, t: sp(m).compile(optimizer="sgd"), ValueError, r"needs a loss"),

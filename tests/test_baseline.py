@@ -212,8 +212,8 @@ def test_from_model_rejects_what_it_cannot_mirror():
 
 
 def test_constructor_rejects_unknown_names():
-    with pytest.raises(ValueError, match="activation 'swish'"):
-        NumpyNetwork(3, [Dense(2, "swish")], "mse")
+    with pytest.raises(ValueError, match="activation 'swishy'"):
+        NumpyNetwork(3, [Dense(2, "swishy")], "mse")
     with pytest.raises(ValueError, match="Unknown loss 'mse'"):
         NumpyNetwork(3, [Dense(2)], "mse", from_logits=True)
     with pytest.raises(ValueError, match="optimizer 'nadam'"):

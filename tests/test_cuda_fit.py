@@ -241,15 +241,32 @@ def test_initialize_on_the_device_draws_the_host_values():
 
 def test_the_cuda_loop_applies_a_learning_rate_schedule_as_the_cpu_does():
     """A rate per step, uploaded once per stretch of steps: the same weights as the CPU loop's."""
-    schedule = fnn.optimizers.schedules.PiecewiseConstantDecay([3, 6], [0.2, 0.1, 0.05])
+    schedule = fnn.optimizers.schedules.PiecewiseConstantDecay([0, 2], [0.2, 0.1, 0.05])
     rng = np.random.default_rng(0)
-    x, y = rng.random((24, 5)), rng.random((24, 2))
+    x, y = rng.random((16, 5)), rng.random((16, 2))
     weights = []
     for device in ("cpu", "cuda"):
         fnn.utils.set_random_seed(1)
         m = fnn.Sequential([layers.Dense(3, activation="tanh", input_shape=(5,)), layers.Dense(2)])
         m.compile(optimizer=fnn.optimizers.SGD(schedule), loss="mse", device=device)
-        m.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)  # rates 0.2, 0.1, 0.1, then 0.05
         weights.append(m.get_weights())
     for cpu, gpu in zip(*weights):
         np.testing.assert_allclose(cpu, gpu, rtol=0, atol=1e-6)
+
+
+def test_activations_differentiated_from_their_input_train_as_on_the_cpu():
+    """gelu first in the network, swish as a Dense layer's activation, after it Dropout, mish last: the CPU's
+    weights (float64)."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)), np.eye(3)[rng.integers(0, 3, 16)]
+    weights = []
+    for device in ("cpu", "cuda"):
+        fnn.utils.set_random_seed(2)
+        m = fnn.Sequential([layers.Activation("gelu", input_shape=(4,)), layers.Dense(5, activation="swish"),
+                            layers.Dropout(0.0), layers.Dense(3, activation="mish")], dtype="float64")
+        m.compile(optimizer=fnn.optimizers.SGD(0.5), loss="mse", device=device)
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        weights.append(m.get_weights())
+    for cpu, gpu in zip(*weights):
+        np.testing.assert_allclose(cpu, gpu, rtol=0, atol=1e-12)

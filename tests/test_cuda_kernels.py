@@ -25,7 +25,8 @@ except RuntimeError as exc:  # numba-cuda not installed
 pytestmark = SIMULATOR_WARNINGS
 
 ACTS = (codes.LINEAR, codes.SIGMOID, codes.RELU, codes.TANH, codes.SOFTMAX, codes.LEAKY_RELU, codes.ELU,
-        codes.SOFTPLUS, codes.SELU, codes.RELU6, codes.HARD_SIGMOID, codes.EXPONENTIAL)
+        codes.SOFTPLUS, codes.SELU, codes.RELU6, codes.HARD_SIGMOID, codes.EXPONENTIAL,
+        codes.GELU, codes.SWISH, codes.MISH)  # (the last three's backward reads z, not y: the twins agree on either)
 ROWS = (1, 3, 17)
 DTYPES = (np.float32, np.float64)
 EXTRA = 2  # buffer rows past `rows` that no kernel may touch

@@ -97,6 +97,11 @@ def test_softmax(logits, expected):
     ("relu6", [-1.0, 3.5, 7.0], [0.0, 3.5, 6.0]),
     ("hard_sigmoid", [-4.0, 1.0, 3.0, 0.0], [0.0, 1 / 6 + 0.5, 1.0, 0.5]),  # Keras 3: relu6(z + 3) / 6
     ("exponential", [0.0, 1.0, -2.0], [1.0, np.e, np.exp(-2.0)]),
+    # z Phi(z) with Phi(1) = 0.8413447460685429 (normal CDF tables), Phi(-1) = 1 - Phi(1), Phi(0) = 1/2
+    ("gelu", [1.0, -1.0, 0.0], [0.8413447460685429, -(1 - 0.8413447460685429), 0.0]),
+    ("swish", [1.0, -2.0, 0.0], [1 / (1 + np.exp(-1.0)), -2.0 / (1 + np.exp(2.0)), 0.0]),
+    ("silu", [3.0], [3.0 / (1 + np.exp(-3.0))]),
+    ("mish", [1.0, -1.0, 0.0], [np.tanh(np.log1p(np.e)), -np.tanh(np.log1p(np.exp(-1.0))), 0.0]),
 ])
 def test_new_activations_give_keras_3_values(name, z, expected):
     """A Dense layer with identity weights passes z through the activation: Keras 3's definitions."""

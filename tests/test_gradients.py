@@ -12,6 +12,7 @@ from fastnn import layers
 
 ACTIVATIONS = ["linear", "sigmoid", "relu", "tanh", "softmax", "leaky_relu", "elu", "softplus", "selu", "relu6",
                "hard_sigmoid", "exponential"]
+FROM_INPUT = ["gelu", "swish", "mish"]  # differentiated from their input: a step of their own in the network
 # Output activation used with each loss, so the loss sees values in its domain.
 LOSSES = {
     "mse": "linear", "mae": "tanh", "hinge": "tanh",
@@ -86,7 +87,20 @@ def test_hidden_activation_and_loss(hidden, loss):
     check(build(hidden, LOSSES[loss], loss), x, targets(loss, rng))
 
 
-@pytest.mark.parametrize("output", ACTIVATIONS)
+@pytest.mark.parametrize("loss", ["mse", "sparse_categorical_crossentropy"])
+@pytest.mark.parametrize("hidden", FROM_INPUT)
+def test_activations_differentiated_from_their_input(hidden, loss):
+    """As a Dense layer's activation, and as an Activation layer first in the network and after Dropout(0)."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(N, D))
+    check(build(hidden, LOSSES[loss], loss), x, targets(loss, rng))
+    model = fnn.Sequential([layers.Activation(hidden, input_shape=(D,)), layers.Dense(H),
+                            layers.Dropout(0.0), layers.Activation(hidden), layers.Dense(K)], dtype="float64")
+    model.compile(optimizer=fnn.optimizers.SGD(learning_rate=1.0), loss="mse")
+    check(model, x, targets("mse", rng))
+
+
+@pytest.mark.parametrize("output", ACTIVATIONS + FROM_INPUT)
 def test_output_activation(output):
     rng = np.random.default_rng(3)
     check(build("tanh", output, "mse"), rng.normal(size=(N, D)), targets("mse", rng))

@@ -2,6 +2,9 @@
 
 # activations
 LINEAR, SIGMOID, RELU, TANH, SOFTMAX, LEAKY_RELU, ELU, SOFTPLUS, SELU, RELU6, HARD_SIGMOID, EXPONENTIAL = range(12)
+GELU, SWISH, MISH = range(12, 15)
+FROM_INPUT = GELU  # activations from here on differentiate from their input z (not their output): their
+# layer gets a step of its own (layers.Dense), whose input the backward pass hands to activation_backward
 LEAKY_SLOPE = 0.2  # Keras 3 leaky_relu negative_slope
 ELU_ALPHA = 1.0
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805  # Klambauer et al. 2017, as Keras

@@ -1,13 +1,17 @@
 """Activation kernels: forward in place on the pre-activation, backward from the output.
 
-Every derivative is written in terms of the activation's output y, so the forward pass
-keeps one buffer per layer and never stores the pre-activation z.
+Every derivative but those of gelu, swish and mish (codes.FROM_INPUT on) is written in terms of
+the activation's output y, so the forward pass keeps one buffer per layer and never stores the
+pre-activation z. Those three take z instead: their layer runs them as a step of its own, whose
+input is z.
 """
+
+import math
 
 import numpy as np
 
-from ..codes import (ELU, ELU_ALPHA, EXPONENTIAL, HARD_SIGMOID, LEAKY_RELU, LEAKY_SLOPE, LINEAR, RELU, RELU6, SELU,
-                     SELU_ALPHA, SELU_SCALE, SIGMOID, SOFTMAX, SOFTPLUS, TANH)
+from ..codes import (ELU, ELU_ALPHA, EXPONENTIAL, GELU, HARD_SIGMOID, LEAKY_RELU, LEAKY_SLOPE, LINEAR, MISH, RELU,
+                     RELU6, SELU, SELU_ALPHA, SELU_SCALE, SIGMOID, SOFTMAX, SOFTPLUS, SWISH, TANH)
 from .jit import kernel
 from .views import flat
 
@@ -71,11 +75,21 @@ def activation_forward(act, z):
     elif act == EXPONENTIAL:
         for i in range(x.size):
             x[i] = np.exp(x[i])
+    elif act == GELU:  # z Phi(z), Phi the standard normal CDF
+        for i in range(x.size):
+            x[i] = x[i] * x.dtype.type(0.5 * (1.0 + math.erf(x[i] * 0.7071067811865476)))
+    elif act == SWISH:
+        for i in range(x.size):
+            x[i] = x[i] / (one + np.exp(-x[i]))
+    elif act == MISH:  # z tanh(softplus(z))
+        for i in range(x.size):
+            x[i] = x[i] * np.tanh((zero if x[i] < zero else x[i]) + np.log1p(np.exp(-abs(x[i]))))
 
 
 @kernel("i F2 F2")
 def activation_backward(act, y, g):
-    """g <- g * f'(z) in place, with f' expressed through the output y = f(z)."""
+    """g <- g * f'(z) in place, with f' expressed through the output y = f(z), or, for act >= FROM_INPUT,
+    through y = z itself."""
     if act == LINEAR:
         return
     if act == SOFTMAX:
@@ -129,3 +143,17 @@ def activation_backward(act, y, g):
     elif act == EXPONENTIAL:
         for i in range(yf.size):
             gf[i] *= yf[i]
+    elif act == GELU:  # Phi(z) + z phi(z)
+        for i in range(yf.size):
+            z = float(yf[i])
+            gf[i] *= yf.dtype.type(0.5 * (1.0 + math.erf(z * 0.7071067811865476))
+                                   + z * math.exp(-0.5 * z * z) * 0.3989422804014327)
+    elif act == SWISH:  # s + z s (1 - s), s = sigmoid(z)
+        for i in range(yf.size):
+            s = one / (one + np.exp(-yf[i]))
+            gf[i] *= s * (one + yf[i] * (one - s))
+    elif act == MISH:  # tanh(sp) + z sech^2(sp) sigmoid(z), sp = softplus(z)
+        for i in range(yf.size):
+            z = yf[i]
+            t = np.tanh((zero if z < zero else z) + np.log1p(np.exp(-abs(z))))
+            gf[i] *= t + z * (one - t * t) / (one + np.exp(-z))

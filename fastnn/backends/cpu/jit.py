@@ -166,7 +166,15 @@ def _not_loaded():
 def inlined(fn):
     """A helper whose body Numba inlines into every caller; fn.py calls it from Python."""
     dispatcher = numba.njit(inline="always", **config.NJIT_OPTIONS)(fn)
-    dispatcher.py = numba.njit(**{**config.NJIT_OPTIONS, "cache": False})(fn)
+    twin = numba.njit(**{**config.NJIT_OPTIONS, "cache": False})(fn)
+
+    def py(*args):
+        """The twin, after loading every kernel it may call for the float types of its arguments."""
+        for dtype in {a.dtype for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f"}:
+            for call in KERNELS:
+                publish(call, numba.from_dtype(dtype))
+        return twin(*args)
+    dispatcher.py = py
     _HELPERS.append(fn)
     return dispatcher
 

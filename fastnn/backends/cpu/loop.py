@@ -23,8 +23,8 @@ per input feature (dense_backward_csr's scratch), `bidx` that batch's column ind
 
 import numpy as np
 
-from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OFF,
-                     P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
+from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, FROM_INPUT, LINEAR, P_ACT, P_B, P_IN, P_KIND,
+                     P_OFF, P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
 from .jit import abi, inlined, kernel, njit
@@ -134,8 +134,9 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
         kind = plan[l, P_KIND]
         act = LINEAR if fused and l == last else plan[l, P_ACT]
         has_bias = plan[l, P_B] >= 0
-        if kind == DENSE or kind == ACTIVATION:
-            activation_backward(act, y, g)  # g becomes dL/dz
+        if kind == DENSE or kind == ACTIVATION:  # g becomes dL/dz (gelu & co. differentiate from their input)
+            z = y if act < FROM_INPUT else (xs if l == 0 else layer_output(plan, l - 1, acts, cap, b))
+            activation_backward(act, z, g)
         if kind == DENSE and l == 0 and csr != DENSE_INPUT:
             dense_backward_csr(xs, rows, indptr, indices, g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
                                has_bias, touched)

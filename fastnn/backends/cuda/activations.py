@@ -1,4 +1,5 @@
-"""Activation kernels, twins of cpu/activations.py: forward from z, backward from the output y.
+"""Activation kernels, twins of cpu/activations.py: forward from z, backward from the output y
+(from z itself for gelu, swish and mish: codes.FROM_INPUT on).
 
 `activate` and `act_grad` are device functions the GEMM epilogues call, so bias + activation
 and the activation's derivative cost no extra launch. Softmax needs a whole row, so it has its
@@ -8,8 +9,8 @@ working dtype: constants are made in that dtype so float32 math stays float32.
 
 import math
 
-from ..codes import (ELU, ELU_ALPHA, EXPONENTIAL, HARD_SIGMOID, LEAKY_RELU, LEAKY_SLOPE, LINEAR, RELU, RELU6, SELU,
-                     SELU_ALPHA, SELU_SCALE, SIGMOID, SOFTMAX, SOFTPLUS, TANH)
+from ..codes import (ELU, ELU_ALPHA, EXPONENTIAL, GELU, HARD_SIGMOID, LEAKY_RELU, LEAKY_SLOPE, LINEAR, MISH, RELU,
+                     RELU6, SELU, SELU_ALPHA, SELU_SCALE, SIGMOID, SOFTMAX, SOFTPLUS, SWISH, TANH)
 from .device import cuda, device_fn, flat, jit
 
 
@@ -39,12 +40,19 @@ def activate(act, v, like):
         return min(max(v * like.dtype.type(1 / 6) + like.dtype.type(0.5), zero), one)
     if act == EXPONENTIAL:
         return math.exp(v)
+    if act == GELU:  # v Phi(v)
+        return v * like.dtype.type(0.5) * (one + math.erf(v * like.dtype.type(0.7071067811865476)))
+    if act == SWISH:
+        return v / (one + math.exp(-v))
+    if act == MISH:  # v tanh(softplus(v))
+        return v * math.tanh(max(v, zero) + math.log1p(math.exp(-abs(v))))
     return v
 
 
 @device_fn
 def act_grad(act, y, like):
-    """f'(z) written through the output y = f(z) (1 for LINEAR and SOFTMAX)."""
+    """f'(z) written through the output y = f(z) (1 for LINEAR and SOFTMAX), or for act >= FROM_INPUT
+    through y = z itself."""
     one, zero = like.dtype.type(1), like.dtype.type(0)
     if act == RELU:
         return one if y > zero else zero
@@ -69,6 +77,15 @@ def act_grad(act, y, like):
         return like.dtype.type(1 / 6) if zero < y < one else zero
     if act == EXPONENTIAL:
         return y
+    if act == GELU:  # Phi(z) + z phi(z)
+        return like.dtype.type(0.5) * (one + math.erf(y * like.dtype.type(0.7071067811865476))) \
+            + y * math.exp(like.dtype.type(-0.5) * y * y) * like.dtype.type(0.3989422804014327)
+    if act == SWISH:  # s + z s (1 - s), s = sigmoid(z)
+        s = one / (one + math.exp(-y))
+        return s * (one + y * (one - s))
+    if act == MISH:  # tanh(sp) + z sech^2(sp) sigmoid(z), sp = softplus(z)
+        t = math.tanh(max(y, zero) + math.log1p(math.exp(-abs(y))))
+        return t + y * (one - t * t) / (one + math.exp(-y))
     return one
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..codes import DENSE, DROPOUT, F_L1, F_L2, F_RATE, LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OUT, P_W, S_COUNT, S_LOSS
+from ..codes import (DENSE, DROPOUT, F_L1, F_L2, F_RATE, FROM_INPUT, LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OUT, P_W,
+                     S_COUNT, S_LOSS)
 from . import status as st
-from .activations import activation_forward, elementwise_backward
+from .activations import activation_backward, activation_forward, elementwise_backward
 from .dense import dense_forward, input_grad, penalty, weight_grads
 from .device import cuda, dummy, empty, fill, flat, jit, source_row, to_device
 from .losses import FUSED, loss_forward_backward
@@ -167,11 +168,19 @@ def backward(steps, x, source, ys, rows, ws, status, parity):
             weight_grads(h, g, s.dw, s.db, s.has_bias, rows, order, start, gather, s.w, s.l1, s.l2,
                          status, parity)
             if l > 0:
-                input_grad(g, s.w, ws.grads[l - 1], rows, below, ys[l - 1])
+                input_grad(g, s.w, ws.grads[l - 1], rows, below, derivative_input(l - 1, steps, ys, ws))
         elif l > 0:
             use_mask = s.kind == DROPOUT and s.rate > 0
-            elementwise_backward(g, ws.masks[l] if use_mask else ws.no_mask, use_mask, below, ys[l - 1],
-                                 ws.grads[l - 1], rows)
+            elementwise_backward(g, ws.masks[l] if use_mask else ws.no_mask, use_mask, below,
+                                 derivative_input(l - 1, steps, ys, ws), ws.grads[l - 1], rows)
+
+
+def derivative_input(l, steps, ys, ws):
+    """What act_grad reads for step l: its output, or its input z for act >= FROM_INPUT (a step of its own,
+    never a Dense one: the batch gathered into ws.xb when it is the first)."""
+    if steps[l].act < FROM_INPUT:
+        return ys[l]
+    return ys[l - 1] if l > 0 else ws.xb
 
 
 def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, stats):
@@ -188,7 +197,7 @@ def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, st
     hyper = ws.hyper(opt.hyper_table(stop - first))  # a row per step (one when the rate is constant)
     ws.ensure_states(steps)
     fused = net.mode == FUSED
-    last_act = LINEAR if fused else steps[-1].act
+    last_act = LINEAR if fused or steps[-1].act >= FROM_INPUT else steps[-1].act  # (those: applied below)
     for k in range(first, stop):
         start = k * batch_size
         rows = min(batch_size, x.shape[0] - start)
@@ -197,6 +206,8 @@ def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, st
         ys = forward(steps, x, source, rows, ws, True, fused)
         loss_forward_backward(net.loss, net.mode, ys[-1], y, ws.grads[-1], True, net.loss_arg, rows, order, start,
                               gather, last_act, metrics, n_metrics, status, st.STEP_LOSS + parity)
+        if steps[-1].act >= FROM_INPUT:
+            activation_backward(steps[-1].act, derivative_input(len(steps) - 1, steps, ys, ws), ws.grads[-1], rows)
         backward(steps, x, source, ys, rows, ws, status, parity)
         optimizer_update(opt.code, net.params, net.grads, opt.slots, hyper[min(k - first, hyper.shape[0] - 1)],
                          opt.iterations + k - first, net.ranges, status, parity, rows)
