@@ -15,7 +15,7 @@ from . import backends, config
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
-from . import streams
+from . import sample_weights, streams
 from ._checks import check_bool, check_float, check_int
 from ._params import ParamStore
 from .backends import codes
@@ -298,12 +298,14 @@ class Sequential:
             self.build(arr.shape[1:] if arr.ndim >= 2 and self._input_shape is None else None)
         return as_samples(x, self._input_shape, self.dtype, argname)
 
-    def _targets(self, y, n, argname="y"):
+    def _targets(self, y, n, argname="y", sample_weight=None, weight_argname="sample_weight"):
+        """y as the loss's targets (model dtype), with sample_weight's checked values as one more column."""
         units = self.layers[-1].output_shape[0]
         y = self.loss.targets(y, units, self.dtype, argname)
         if len(y) != n:
             raise ValueError(f"x and {argname} must hold the same number of samples. Received: {n} and {len(y)}")
-        return y
+        w = sample_weights.checked(sample_weight, n, weight_argname)
+        return y if w is None else sample_weights.attach(y, w)
 
     def _logs(self, stats, prefix=""):
         count = max(stats[codes.S_COUNT], 1)
@@ -327,13 +329,15 @@ class Sequential:
             opt.build(self._store.size, self.dtype, self._backend)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0, validation_freq=1,
-            steps_per_epoch=None):
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0, steps_per_epoch=None, validation_freq=1):
         """Train for `epochs` epochs; returns a History whose .history maps names to per-epoch lists.
 
         validation_freq: validate after every validation_freq-th epoch (counted from 1), as Keras 3.
-        x may also be a source of (x, y) batches (see streams.py) with y=None; steps_per_epoch then
-        limits each epoch (default: a PyDataset's length, or until an iterator runs out).
+        x may also be a source of (x, y) or (x, y, sample_weight) batches (see streams.py) with y=None;
+        steps_per_epoch then limits each epoch (default: a PyDataset's length, or until an iterator runs out).
+        sample_weight (one per sample) or class_weight ({class: weight}, training data only) weight the
+        loss as in Keras 3: sum(w * loss) / batch size.
         """
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
@@ -344,7 +348,11 @@ class Sequential:
         shuffle = check_bool("shuffle", shuffle)
         validation_freq = check_int("validation_freq", validation_freq, minimum=1)
         callbacks = _check_callbacks(callbacks)
+        sample_weights.combine(sample_weight, class_weight)
         if streams.is_stream(x):
+            if sample_weight is not None or class_weight is not None:
+                raise ValueError("With batches as input, give each batch's weights in the batch, as (x, y, "
+                                 "sample_weight); sample_weight= and class_weight= apply to arrays.")
             return self._fit_stream(streams.Batches(x, steps_per_epoch), y, validation_split, validation_data,
                                     epochs, verbose, callbacks, initial_epoch, validation_freq)
         if steps_per_epoch is not None:
@@ -352,12 +360,14 @@ class Sequential:
                              "an epoch is every sample once (choose batch_size instead).")
         x = self._inputs(x)
         self._check_loss_fits(self.loss, self._metrics)
-        y = self._targets(y, len(x))
+        y = self._targets(y, len(x), sample_weight=sample_weight)
         val = None
         if validation_data is not None:
             val = self._validation_pair(validation_data)
-        elif validation_split > 0:
+        elif validation_split > 0:  # (sample weights split with their samples, as in Keras)
             (x, y), val = split_tail(x, y, validation_split)
+        if class_weight is not None:
+            y = sample_weights.attach(y, sample_weights.from_classes(class_weight, y, self.loss.code == codes.SCCE))
         self._prepare(verbose, "fit")
         if val is not None:  # prepared once (on the device, indexed) for every epoch's evaluation
             val = self._backend.put_data(*val)
@@ -365,11 +375,13 @@ class Sequential:
                                  validation_freq)
 
     def _validation_pair(self, data):
-        if not isinstance(data, (tuple, list)) or len(data) != 2:
-            raise ValueError("Expected validation_data to be a tuple (x_val, y_val). "
-                             f"Received: {type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}")
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("Expected validation_data to be a tuple (x_val, y_val) or (x_val, y_val, "
+                             "val_sample_weight). Received: "
+                             f"{type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}")
         xv = self._inputs(data[0], "validation_data[0]")
-        return xv, self._targets(data[1], len(xv), "validation_data[1]")
+        return xv, self._targets(data[1], len(xv), "validation_data[1]",
+                                 data[2] if len(data) == 3 else None, "validation_data[2]")
 
     def _fit_checked(self, x, y, val, batch_size, epochs, verbose, callbacks, shuffle, initial_epoch,
                      validation_freq):
@@ -405,10 +417,7 @@ class Sequential:
             stats = np.zeros(codes.S_METRICS + len(self._metrics))
             done, logs = 0, None
             for step, batch in enumerate(batches.epoch()):
-                if len(batch) != 2:
-                    raise ValueError("fit needs (x, y) batches. Received a batch holding x alone.")
-                xb = self._inputs(batch[0], "a batch's x")
-                yb = self._targets(batch[1], len(xb), "a batch's y")
+                xb, yb = self._batch(batch, "fit")
                 if net is None:
                     self._prepare(verbose, "fit")
                     self._ensure_optimizer_state()
@@ -507,18 +516,23 @@ class Sequential:
         stats = self._backend.evaluate(self._network(), data, cap, ws, len(self.metrics_names))
         return self._logs(stats, prefix)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, steps=None):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 return_dict=False):
         """Loss (and metrics) over (x, y): the loss alone without metrics, else [loss, *metrics].
 
-        x may also be a source of (x, y) batches with y=None (at most `steps` of them)."""
+        x may also be a source of (x, y) or (x, y, sample_weight) batches with y=None (at most `steps` of
+        them). sample_weight weights the loss as fit does."""
         self._require_compiled("evaluate")
         batch_size = 32 if batch_size is None else check_int("batch_size", batch_size, minimum=1)
         verbose = _check_verbose(verbose)
         if streams.is_stream(x):
+            if sample_weight is not None:
+                raise ValueError("With batches as input, give each batch's weights in the batch, as (x, y, "
+                                 "sample_weight).")
             return _result(self._evaluate_stream(streams.Batches(x, steps), y, verbose), return_dict)
         x = self._inputs(x)
         self._check_loss_fits(self.loss, self._metrics)
-        y = self._targets(y, len(x))
+        y = self._targets(y, len(x), sample_weight=sample_weight)
         self._prepare(verbose, "evaluate")
         t0 = time.perf_counter()
         logs = self._evaluate_data(self._backend.put_data(x, y), batch_size)
@@ -548,6 +562,15 @@ class Sequential:
         data = self._backend.put_data(x, np.zeros((len(x), 0), self.dtype))
         return self._backend.predict(net, data, cap, ws, self.layers[-1].output_shape[0])
 
+    def _batch(self, batch, what):
+        """A stream's (x, y) or (x, y, sample_weight) batch as model inputs and (weighted) targets."""
+        if len(batch) not in (2, 3):
+            raise ValueError(f"{what} needs (x, y) or (x, y, sample_weight) batches. Received a batch holding "
+                             f"{'x alone' if len(batch) == 1 else f'{len(batch)} parts'}.")
+        xb = self._inputs(batch[0], "a batch's x")
+        return xb, self._targets(batch[1], len(xb), "a batch's y", batch[2] if len(batch) == 3 else None,
+                                 "a batch's sample_weight")
+
     def _evaluate_stream(self, batches, y, verbose):
         """evaluate's logs over a stream of (x, y) batches: the sums of every batch, then the means."""
         if y is not None:
@@ -555,10 +578,7 @@ class Sequential:
                              "(x, y).")
         total = None
         for batch in batches.epoch():
-            if len(batch) != 2:
-                raise ValueError("evaluate needs (x, y) batches. Received a batch holding x alone.")
-            xb = self._inputs(batch[0], "a batch's x")
-            yb = self._targets(batch[1], len(xb), "a batch's y")
+            xb, yb = self._batch(batch, "evaluate")
             self._check_loss_fits(self.loss, self._metrics)
             self._prepare(verbose, "evaluate")
             ws = self._backend.workspace(self.plan, len(xb), xb.shape[1], yb.shape[1], self.dtype)
@@ -570,18 +590,19 @@ class Sequential:
         return self._logs(total)
 
     # --- one batch -------------------------------------------------------------------
-    def train_on_batch(self, x, y, return_dict=False):
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on the whole batch (x, y); its loss (and metrics) as evaluate returns them."""
         history, x = self.history, self._inputs(x)
-        logs = {name: values[-1] for name, values in self.fit(x, y, batch_size=max(len(x), 1), epochs=1, verbose=0,
-                                                              shuffle=False).history.items()}
+        logs = self.fit(x, y, batch_size=max(len(x), 1), epochs=1, verbose=0, shuffle=False,
+                        sample_weight=sample_weight, class_weight=class_weight).history
         self.history = history  # as in Keras, a single step leaves model.history alone
-        return _result(logs, return_dict)
+        return _result({name: values[-1] for name, values in logs.items()}, return_dict)
 
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """The loss (and metrics) of the whole batch (x, y), in inference mode."""
         x = self._inputs(x)
-        return self.evaluate(x, y, batch_size=max(len(x), 1), verbose=0, return_dict=return_dict)
+        return self.evaluate(x, y, batch_size=max(len(x), 1), verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict)
 
     def predict_on_batch(self, x):
         """The outputs for the whole batch x."""

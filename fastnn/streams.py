@@ -67,13 +67,10 @@ class Batches:
 
 
 def _as_tuple(batch, argname):
-    """A batch as (x,) or (x, y); (x, y, sample_weight) is refused until sample weights exist."""
+    """A batch as (x,), (x, y) or (x, y, sample_weight)."""
     if not isinstance(batch, tuple):
         return (batch,)
-    if len(batch) == 3:
-        raise ValueError(f"A batch of {argname} holds (x, y, sample_weight): fastnn does not support "
-                         "sample weights yet. Yield (x, y) batches.")
-    if len(batch) not in (1, 2):
-        raise ValueError(f"Expected each batch of {argname} to be x or a tuple (x, y). Received a tuple of "
-                         f"{len(batch)} items")
+    if len(batch) not in (1, 2, 3):
+        raise ValueError(f"Expected each batch of {argname} to be x or a tuple (x, y) or (x, y, sample_weight). "
+                         f"Received a tuple of {len(batch)} items")
     return batch

@@ -262,6 +262,27 @@ CASES = [
      r"min_delta"),
     ("checkpoint-mode", lambda m, t: callbacks.ModelCheckpoint("m", mode="best"), ValueError, r"mode='best'"),
     ("seed-negative", lambda m, t: fnn.utils.set_random_seed(-1), ValueError, r"seed=-1"),
+    # sample and class weights
+    ("sample-weight-length", lambda m, t: fit(sp(m), sample_weight=np.ones(11)), ValueError,
+     r"sample_weight.*shape \(12,\)"),
+    ("sample-weight-nan", lambda m, t: fit(sp(m), sample_weight=with_nan(np.ones(12))), ValueError,
+     r"sample_weight to hold finite numbers >= 0"),
+    ("sample-weight-negative", lambda m, t: fit(sp(m), sample_weight=-np.ones(12)), ValueError,
+     r"sample_weight.*-1\.0 at index 0"),
+    ("sample-weight-strings", lambda m, t: fit(sp(m), sample_weight=np.full(12, "a")), TypeError, r"sample_weight"),
+    ("evaluate-sample-weight-2d", lambda m, t: sp(m).evaluate(X, LABELS, sample_weight=np.ones((12, 2)), verbose=0),
+     ValueError, r"sample_weight"),
+    ("class-weight-list", lambda m, t: fit(sp(m), class_weight=[1.0, 2.0]), TypeError, r"class_weight"),
+    ("class-weight-key-string", lambda m, t: fit(sp(m), class_weight={"cat": 2.0}), TypeError, r"'cat'"),
+    ("class-weight-negative", lambda m, t: fit(sp(m), class_weight={0: -1.0}), ValueError, r"0: -1\.0"),
+    ("both-weights", lambda m, t: fit(sp(m), sample_weight=np.ones(12), class_weight={0: 2.0}), ValueError,
+     r"class_weight and sample_weight at the same time"),
+    ("validation-weights-length", lambda m, t: fit(sp(m), validation_data=(X, LABELS, np.ones(3))), ValueError,
+     r"validation_data\[2\]"),
+    ("stream-with-sample-weight", lambda m, t: sp(m).fit(iter([(X, LABELS)]), sample_weight=np.ones(12), verbose=0),
+     ValueError, r"\(x, y, sample_weight\)"),
+    ("stream-batch-weights-length", lambda m, t: sp(m).fit(iter([(X, LABELS, np.ones(5))]), verbose=0), ValueError,
+     r"a batch's sample_weight"),
 ]
 
 

@@ -116,7 +116,7 @@ def test_a_model_needs_its_own_loss_and_optimizer_kernels_only():
     z = np.zeros((2, 3))
     for loss in range(codes.KLD + 1):  # (the last loss code)
         for mode in (losses.PROBS, losses.LOGITS, losses.FUSED):
-            assert calls(losses, losses.loss_forward_backward, loss, mode, z, z, z, True, 1.0) == \
+            assert calls(losses, losses._per_code, loss, mode, z, z, z, True, 1.0) == \
                 losses.kernels_for(loss, mode), (loss, mode)
     for opt in (codes.SGD, codes.ADAM, codes.RMSPROP, codes.ADAGRAD):
         assert calls(optimizers, optimizers.optimizer_update, opt, z, z, z, z, 0.0,

@@ -270,3 +270,22 @@ def test_activations_differentiated_from_their_input_train_as_on_the_cpu():
         weights.append(m.get_weights())
     for cpu, gpu in zip(*weights):
         np.testing.assert_allclose(cpu, gpu, rtol=0, atol=1e-12)
+
+
+def test_sample_weights_weigh_the_cuda_loss_as_the_cpus():
+    """Weights ride in the targets' last column: the CUDA loss kernel scales each row's loss and gradient."""
+    rng = np.random.default_rng(1)
+    x, labels, w = rng.normal(size=(16, 4)), rng.integers(0, 3, 16), rng.uniform(0.0, 2.0, 16)
+    results = []
+    for device in ("cpu", "cuda"):
+        fnn.utils.set_random_seed(2)
+        m = fnn.Sequential([layers.Dense(5, activation="tanh", input_shape=(4,)), layers.Dense(3, activation="softmax")],
+                           dtype="float64")
+        m.compile(optimizer=fnn.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], device=device)
+        m.fit(x, labels, batch_size=8, epochs=1, shuffle=False, verbose=0, sample_weight=w)
+        results.append((m.get_weights(), m.evaluate(x, labels, sample_weight=w, verbose=0)))
+    (cpu, cpu_logs), (gpu, gpu_logs) = results
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cpu_logs, gpu_logs, rtol=1e-12)

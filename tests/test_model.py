@@ -1,6 +1,9 @@
 """The Sequential API: building, shapes, weights, summary, fit options, callbacks, dtypes."""
 
 import io
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -298,3 +301,18 @@ def test_blas_threads_are_limited_for_small_gemms_and_restored():
     x, y = data()
     small_model().fit(x, y, epochs=1, verbose=0)
     assert [get() for get, _ in controls] == before
+
+
+def test_device_auto_looks_for_a_gpu_driver_before_importing_numba_cuda():
+    """Without NVIDIA's driver library there is no GPU: compile() picks the CPU at once (importing numba-cuda
+    to ask would cost 0.2 s of every first compile)."""
+    from fastnn.backends import cuda_api
+    code = ("import sys, fastnn as fnn; m = fnn.Sequential([fnn.layers.Dense(2, input_shape=(3,))]); "
+            "m.compile(loss='mse'); print(m.device, 'numba.cuda' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    if not cuda_api._driver_loads():
+        assert out.stdout.split() == ["cpu", "False"]
+    else:  # a machine with the driver: numba-cuda decides
+        assert out.stdout.split()[0] in ("cpu", "cuda")

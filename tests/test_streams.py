@@ -87,9 +87,9 @@ def test_evaluate_and_predict_take_batches_too(capsys):
 @pytest.mark.parametrize("call, message", [
     (lambda m: m.fit(batches(), Y), "y must be None"),
     (lambda m: m.fit(batches(), validation_split=0.2), "validation_split needs arrays"),
-    (lambda m: m.fit([(X, Y, np.ones(24))]), "sample weights"),
+    (lambda m: m.fit(iter([(X, Y, np.ones(24), np.ones(24))])), "a tuple of 4 items"),
     (lambda m: m.fit(X, Y, steps_per_epoch=2), "steps_per_epoch applies"),
-    (lambda m: m.fit(iter([X]), verbose=0), "needs \\(x, y\\) batches"),
+    (lambda m: m.fit(iter([X]), verbose=0), "needs \\(x, y\\) or \\(x, y, sample_weight\\) batches"),
     (lambda m: m.fit(batches(), steps_per_epoch=0), "steps"),
     (lambda m: m.evaluate(iter([]), verbose=0), "no batches"),
 ])

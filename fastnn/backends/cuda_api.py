@@ -4,7 +4,9 @@ Imported lazily: CPU-only users never pay for it, and a missing `numba-cuda` pac
 (the `cuda` extra) becomes a clear error only when CUDA is asked for.
 """
 
+import ctypes
 import os
+import sys
 
 
 def load():
@@ -25,9 +27,24 @@ def simulated():
 
 def real_gpu():
     """True when a real CUDA GPU can run kernels; the simulator does not count for device='auto'."""
-    if simulated():
+    if simulated() or not _driver_loads():
         return False
     try:
         return bool(load().is_available())
     except Exception:  # no driver, no package: no GPU
         return False
+
+
+def _driver_loads():
+    """Whether NVIDIA's driver library loads here: without it there is no GPU, and no need to import
+    numba-cuda (0.2 s) to find out. NUMBA_CUDA_DRIVER names a driver elsewhere: numba-cuda decides."""
+    if os.environ.get("NUMBA_CUDA_DRIVER"):
+        return True
+    names = {"win32": ["nvcuda.dll"], "darwin": []}.get(sys.platform, ["libcuda.so.1", "libcuda.so"])
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False

@@ -3,6 +3,7 @@
 `mode` says what the output buffer holds: PROBS (the model's activated output), LOGITS
 (from_logits=True: raw scores, left as they are) or FUSED (raw scores of a softmax/sigmoid
 layer whose activation was skipped: the kernel writes the probabilities back so metrics see them).
+Sample weights, when given, are y's last column (see has_weights).
 Definitions follow Keras 3: mean over the batch, and over outputs for mse/mae/hinge/binary.
 """
 
@@ -11,16 +12,47 @@ import numpy as np
 from ..codes import (BCE, CATEGORICAL_HINGE, HINGE, HUBER, KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
                      SCCE)
 from .jit import abi, inlined, kernel, njit
+from .views import flat, matrix
 
 PROBS, LOGITS, FUSED = 0, 1, 2
 EPSILON = 1e-7  # Keras's clip for probabilities
 
 
 @inlined
-def loss_forward_backward(loss, mode, out, y, grad, want_grad, arg):
-    """Return sum over rows of the per-sample loss; if want_grad, grad = d(mean loss)/d(out).
+def has_weights(loss, out, y):
+    """True when y holds one more column than the loss's targets: each sample's weight."""
+    return y.shape[1] > (1 if loss == SCCE else out.shape[1])
 
-    arg is the loss's parameter, when it has one (Huber's delta)."""
+
+@inlined
+def loss_forward_backward(loss, mode, out, y, grad, want_grad, arg):
+    """Return sum over rows of the per-sample loss w_r l_r (w_r = 1 without weights); if want_grad, grad =
+    d(sum_r w_r l_r / batch)/d(out): Keras's "sum over batch size" reduction.
+
+    arg is the loss's parameter, when it has one (Huber's delta). With weights, each row goes through
+    the loss on its own: a one-row call's gradient is batch / w_r times the row's share.
+    """
+    weighted = has_weights(loss, out, y)
+    b, units, cols = out.shape[0], out.shape[1], y.shape[1]
+    total = 0.0
+    for r in range(b if weighted else 1):
+        if weighted:
+            w = float(y[r, cols - 1])
+            o, t, g = matrix(flat(out), r * units, 1, units), matrix(flat(y), r * cols, 1, cols - 1), \
+                matrix(flat(grad), r * units, 1, units)
+        else:
+            w, o, t, g = 1.0, out, y, grad
+        total += w * _per_code(loss, mode, o, t, g, want_grad, arg)
+        if weighted and want_grad:
+            scale = g.dtype.type(w / b)
+            for j in range(units):
+                g[0, j] *= scale
+    return total
+
+
+@inlined
+def _per_code(loss, mode, out, y, grad, want_grad, arg):
+    """The loss kernel of this code and mode on (out, y): its sum over rows, and grad for the mean."""
     if loss == MSE:
         return _mse(out, y, grad, want_grad)
     if loss == MAE:
@@ -275,7 +307,7 @@ def _cce_logits(z, y, grad, want_grad, mode, sparse):
 
 
 def kernels_for(loss, mode):
-    """The kernels loss_forward_backward calls for this loss and mode: all a model with it needs loaded."""
+    """The kernels _per_code calls for this loss and mode: all a model with it needs loaded."""
     by_code = {MSE: _mse, MAE: _mae, HINGE: _hinge, CATEGORICAL_HINGE: _categorical_hinge, KLD: _kl_divergence}
     if loss in by_code:
         return [by_code[loss]]

@@ -5,10 +5,10 @@ from .jit import inlined, kernel
 
 
 @inlined
-def _argmax(a, r):
-    """Index of the first largest entry of row r (as NumPy's argmax)."""
+def _argmax(a, r, n):
+    """Index of the first largest of row r's first n entries (as NumPy's argmax)."""
     best = 0
-    for j in range(1, a.shape[1]):
+    for j in range(1, n):
         if a[r, j] > a[r, best]:
             best = j
     return best
@@ -20,8 +20,8 @@ def metric_sum(metric, p, y):
     total = 0.0
     if metric == ACC_SPARSE or metric == ACC_CATEGORICAL:
         for r in range(p.shape[0]):
-            want = int(y[r, 0]) if metric == ACC_SPARSE else _argmax(y, r)
-            total += 1.0 if _argmax(p, r) == want else 0.0
+            want = int(y[r, 0]) if metric == ACC_SPARSE else _argmax(y, r, p.shape[1])  # (y may hold weights after)
+            total += 1.0 if _argmax(p, r, p.shape[1]) == want else 0.0
         return total
     for r in range(p.shape[0]):
         s = 0.0

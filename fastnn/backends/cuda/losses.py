@@ -1,5 +1,7 @@
 """Loss kernel, twin of cpu/losses.py: per-row loss, dL/d(output) and metrics in one launch.
 
+Sample weights, when given, are y's last column (as on the CPU): they scale the row's loss and gradient.
+
 `mode` is the CPU's: PROBS, LOGITS or FUSED (raw scores of a softmax/sigmoid layer whose
 activation was skipped; the kernel writes the probabilities back for the metrics). One thread
 owns one row, so softmax statistics and the last layer's activation derivative need no second
@@ -272,6 +274,12 @@ def _loss_forward_backward(loss, mode, out, y, grad, want_grad, arg, rows, order
         value = 0.0
         if r < rows:
             value = row_loss(loss, mode, out, y, grad, want_grad, arg, r, yr, rows)
+            if y.shape[1] > (1 if loss == SCCE else out.shape[1]):  # y's last column: the sample's weight
+                w = y[yr, y.shape[1] - 1]
+                value *= w
+                if want_grad:
+                    for j in range(out.shape[1]):
+                        grad[r, j] *= w
             if want_grad:
                 row_act_backward(act, out, grad, r)
         block_add(red, tid, value, status, loss_slot)

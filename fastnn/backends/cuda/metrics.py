@@ -9,10 +9,10 @@ from .device import device_fn
 
 
 @device_fn
-def argmax_row(a, r):
-    """Index of the first maximum of row r (the first NaN, as np.argmax)."""
+def argmax_row(a, r, n):
+    """Index of the first maximum of row r's first n entries (the first NaN, as np.argmax)."""
     best = 0
-    for j in range(a.shape[1]):
+    for j in range(n):
         v = a[r, j]
         if v != v:
             return j
@@ -25,9 +25,9 @@ def argmax_row(a, r):
 def metric_row(metric, p, y, r, yr):
     """Row r's value of one metric (Keras 3's definitions); y's row is yr."""
     if metric == ACC_SPARSE:
-        return 1.0 if argmax_row(p, r) == int(y[yr, 0]) else 0.0
-    if metric == ACC_CATEGORICAL:
-        return 1.0 if argmax_row(p, r) == argmax_row(y, yr) else 0.0
+        return 1.0 if argmax_row(p, r, p.shape[1]) == int(y[yr, 0]) else 0.0
+    if metric == ACC_CATEGORICAL:  # (y may hold a weight after the targets)
+        return 1.0 if argmax_row(p, r, p.shape[1]) == argmax_row(y, yr, p.shape[1]) else 0.0
     s = 0.0
     for j in range(p.shape[1]):
         d = float(p[r, j]) - float(y[yr, j])
