@@ -284,12 +284,18 @@ class Sequential:
         self._backend.prepare(self.dtype, verbose, loss, self.optimizer.code if task == "fit" else None)
 
     def _network(self):
-        units = self.layers[-1].output_shape[0]
-        codes_ = [metrics_mod.resolve(metric, self.loss, units) for metric in self._metrics]
         frozen = [not self._trainable_at_compile.get(id(layer), layer.trainable) for layer in self.layers]
         return Network(self.plan, _unregularized(self.fplan, self.layers, frozen), self._store.flat, self._grads,
-                       self.loss.code, _loss_mode(self.plan, self.loss), np.array(codes_, dtype=np.int64),
+                       self.loss.code, _loss_mode(self.plan, self.loss), self._metric_table()[0],
                        self._backend.from_host(_trainable_ranges(self.layers, frozen)), self.loss.arg)
+
+    def _metric_table(self):
+        """(the compiled metrics table, the size of the stats vector it fills): see metrics.table."""
+        return metrics_mod.table(self._metrics, self.loss, self.layers[-1].output_shape[0])
+
+    def _new_stats(self):
+        """A zeroed stats vector: loss and count sums, then every metric's slots."""
+        return np.zeros(self._metric_table()[1])
 
     def _inputs(self, x, argname="x"):
         """x checked against (and, on first use, fixing) the input shape, as model-dtype rows."""
@@ -309,10 +315,8 @@ class Sequential:
 
     def _logs(self, stats, prefix=""):
         count = max(stats[codes.S_COUNT], 1)
-        logs = {prefix + "loss": float(stats[codes.S_LOSS] / count)}
-        for k, metric in enumerate(self._metrics):
-            logs[prefix + metric.name] = float(metric.finish(stats[codes.S_METRICS + k] / count))
-        return logs
+        return {prefix + "loss": float(stats[codes.S_LOSS] / count),
+                **metrics_mod.logs(self._metrics, stats, count, prefix)}
 
     def _require_built(self, what):
         if not self.built:
@@ -414,7 +418,7 @@ class Sequential:
         def train_epoch(cbs, progbar):
             """This epoch's batches, one compiled step each; None when the input had none left."""
             nonlocal net, ws, cap
-            stats = np.zeros(codes.S_METRICS + len(self._metrics))
+            stats = self._new_stats()
             done, logs = 0, None
             for step, batch in enumerate(batches.epoch()):
                 xb, yb = self._batch(batch, "fit")
@@ -479,7 +483,7 @@ class Sequential:
         """One epoch as few compiled calls as the progress bar and callbacks allow."""
         backend, opt = self._backend, self.optimizer
         order = backend.epoch_order(n, shuffle)
-        stats = np.zeros(codes.S_METRICS + len(self.metrics_names))
+        stats = self._new_stats()
         per_batch = cbs.wants_batches()
         chunk = 1 if (per_batch or verbose == 1) else steps
         done = 0
@@ -513,7 +517,7 @@ class Sequential:
         x, y = data[0], data[1]
         cap = min(batch_size, x.shape[0])
         ws = self._backend.workspace(self.plan, cap, x.shape[1], y.shape[1], self.dtype)
-        stats = self._backend.evaluate(self._network(), data, cap, ws, len(self.metrics_names))
+        stats = self._backend.evaluate(self._network(), data, cap, ws, self._metric_table()[1])
         return self._logs(stats, prefix)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -557,7 +561,7 @@ class Sequential:
         self._prepare(verbose, "predict")
         cap = min(batch_size, len(x))
         ws = self._backend.workspace(self.plan, cap, x.shape[1], 1, self.dtype)
-        net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros(0, np.int64),
+        net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros((0, 3), np.int64),
                       np.zeros((0, 2), np.int64))
         data = self._backend.put_data(x, np.zeros((len(x), 0), self.dtype))
         return self._backend.predict(net, data, cap, ws, self.layers[-1].output_shape[0])
@@ -583,7 +587,7 @@ class Sequential:
             self._prepare(verbose, "evaluate")
             ws = self._backend.workspace(self.plan, len(xb), xb.shape[1], yb.shape[1], self.dtype)
             stats = self._backend.evaluate(self._network(), self._backend.put_data(xb, yb), len(xb), ws,
-                                           len(self._metrics))
+                                           self._metric_table()[1])
             total = stats if total is None else total + stats
         if total is None:
             raise ValueError("evaluate received no batches: the input was empty or had run out.")

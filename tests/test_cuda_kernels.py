@@ -244,7 +244,21 @@ LOSS_CASES = [  # (loss, mode, activation of the last step, metrics)
     (codes.SQUARED_HINGE, cpu_losses.PROBS, codes.TANH, ()),
     (codes.CATEGORICAL_HINGE, cpu_losses.PROBS, codes.LINEAR, (codes.ACC_CATEGORICAL,)),
     (codes.KLD, cpu_losses.PROBS, codes.SOFTMAX, ()),
+    (codes.BCE, cpu_losses.FUSED, codes.LINEAR, (codes.PRECISION, codes.RECALL, (codes.AUC, 7))),
+    (codes.CCE, cpu_losses.FUSED, codes.LINEAR, ((codes.TOP_K, 2), codes.PRECISION)),
+    (codes.SCCE, cpu_losses.FUSED, codes.LINEAR, ((codes.TOP_K_SPARSE, 2),)),
 ]
+
+
+def metric_table(metrics):
+    """The compiled metrics table (code, first slot, argument) for codes or (code, argument) pairs; the stats
+    size (as fastnn.metrics.table lays it out: two slots for precision and recall, 2 (t + 1) for AUC)."""
+    rows, slot = [], codes.S_METRICS
+    for metric in metrics:
+        code, arg = metric if isinstance(metric, tuple) else (metric, 0)
+        rows.append((code, slot, arg))
+        slot += 2 * (arg + 1) if code == codes.AUC else 2 if code in (codes.PRECISION, codes.RECALL) else 1
+    return np.array(rows, np.int64).reshape(-1, 3), slot
 
 
 def loss_inputs(rng, loss, mode, act, n, units, dtype):
@@ -282,12 +296,13 @@ def test_loss_gradient_and_metrics_match_cpu(rng, loss, mode, act, metrics, dtyp
     want_out, want_grad = out[:rows].copy(), np.zeros((rows, units), dtype)
     want_loss = cpu_losses.loss_forward_backward.py(loss, mode, want_out, y, want_grad, True, 0.7)  # (Huber's delta)
     cpu_act.activation_backward.py(act, out[:rows], want_grad)
-    want_stats = np.zeros(codes.S_METRICS + len(metrics))
-    cpu_metrics.metrics_into.py(np.array(metrics, np.int64), want_out, y, want_stats, codes.S_METRICS)
+    table, n_stats = metric_table(metrics)
+    want_stats = np.zeros(n_stats)
+    cpu_metrics.metrics_into.py(table, want_out, y, want_stats)
     got_out, got_grad = dev(out[:rows + EXTRA]), dev(np.zeros((rows + EXTRA, units), dtype))
-    stat = new_status(len(metrics))
+    stat = new_status(n_stats - codes.S_METRICS)
     losses.loss_forward_backward(loss, mode, got_out, dev(y_all), got_grad, True, 0.7, rows, dev(order), start, True,
-                                 act, dev(np.array(metrics or (0,), np.int64)), len(metrics), stat,
+                                 act, dev(table if len(table) else np.zeros((1, 3), np.int64)), len(metrics), stat,
                                  status.STEP_LOSS + 1)
     host, rtol = stat.copy_to_host(), 1e-6 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(host[status.STEP_LOSS + 1], want_loss, rtol=rtol)
@@ -304,14 +319,16 @@ def test_loss_kernel_spreads_rows_over_blocks_and_skips_after_a_stop(rng):
     out, y = rand(rng, (rows, 2), np.float64), rand(rng, (rows, 2), np.float64)
     stat = new_status()
     losses.loss_forward_backward(codes.MSE, cpu_losses.PROBS, dev(out), dev(y), dev(out), False, 0.0, rows, no_order(),
-                                 0, False, codes.LINEAR, no_order(), 0, stat, status.STATS + codes.S_LOSS)
+                                 0, False, codes.LINEAR, dev(np.zeros((1, 3), np.int64)), 0, stat,
+                                 status.STATS + codes.S_LOSS)
     want = cpu_losses.loss_forward_backward.py(codes.MSE, cpu_losses.PROBS, out, y, out.copy(), False, 0.0)
     np.testing.assert_allclose(stat.copy_to_host()[status.STATS + codes.S_LOSS], want, rtol=1e-12)
     stopped = np.zeros(status.size(codes.S_METRICS))
     stopped[status.STOPPED] = 1.0
     stat = dev(stopped)
     losses.loss_forward_backward(codes.MSE, cpu_losses.PROBS, dev(out), dev(y), dev(out), False, 0.0, rows, no_order(),
-                                 0, False, codes.LINEAR, no_order(), 0, stat, status.STATS + codes.S_LOSS)
+                                 0, False, codes.LINEAR, dev(np.zeros((1, 3), np.int64)), 0, stat,
+                                 status.STATS + codes.S_LOSS)
     np.testing.assert_array_equal(stat.copy_to_host(), stopped)
 
 

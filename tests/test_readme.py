@@ -25,4 +25,4 @@ def test_the_two_commands_match_ci():
     ci = (README.parent / ".ci" / "run").read_text()
     assert "python -m fastnn.examples.mnist" in text
     assert 'pip install -e ".[test,cuda,plot]"' in text and 'pip install --quiet -e ".[test,cuda,plot]"' in ci
-    assert "-m pytest" in text and "-m pytest" in ci
+    assert "-m pytest -n 2 --dist loadfile" in text and "-m pytest -q -n 2 --dist loadfile" in ci

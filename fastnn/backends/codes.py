@@ -16,6 +16,8 @@ POINTWISE_LOSSES = (HUBER, LOG_COSH, POISSON, MAPE, MSLE, SQUARED_HINGE)  # mean
 
 # metrics
 ACC_BINARY, ACC_CATEGORICAL, ACC_SPARSE, METRIC_MAE, METRIC_MSE = range(5)
+TOP_K, TOP_K_SPARSE, PRECISION, RECALL, AUC = range(5, 10)
+M_CODE, M_SLOT, M_ARG = range(3)  # columns of the compiled metrics table: code, first stats slot, argument
 
 # optimizers
 SGD, ADAM, RMSPROP, ADAGRAD = range(4)

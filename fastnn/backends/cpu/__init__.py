@@ -112,9 +112,9 @@ class CpuBackend:
                         net.ranges, data, order, not shuffled, csr, batch_size, first, stop, ws, stats,
                         _nothing(data[0].dtype, 2))
 
-    def evaluate(self, net, data, batch_size, ws, n_metrics):
-        """Loss and metric sums over data (from put_data), in batches."""
-        stats = np.zeros(S_METRICS + n_metrics)
+    def evaluate(self, net, data, batch_size, ws, n_stats):
+        """Loss and metric sums over data (from put_data), in batches: a stats vector of n_stats slots."""
+        stats = np.zeros(n_stats)
         self._one_pass(loop.EVALUATE, net, data, batch_size, ws, stats, _nothing(data[0].dtype, 2))
         return stats
 

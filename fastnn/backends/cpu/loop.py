@@ -24,7 +24,7 @@ per input feature (dense_backward_csr's scratch), `bidx` that batch's column ind
 import numpy as np
 
 from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, FROM_INPUT, LINEAR, P_ACT, P_B, P_IN, P_KIND,
-                     P_OFF, P_OUT, P_W, S_COUNT, S_LOSS, S_METRICS)
+                     P_OFF, P_OUT, P_W, S_COUNT, S_LOSS)
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
 from .jit import abi, inlined, kernel, njit
@@ -240,7 +240,7 @@ def _entry_points(abi):
                 value += regularize(plan, fplan, params, grads, train)
             stats[S_LOSS] += value * b
             stats[S_COUNT] += b
-            metrics_into(metrics, h, ys, stats, S_METRICS)
+            metrics_into(metrics, h, ys, stats)
             if task == EVALUATE:
                 continue
             if not (np.isfinite(value) and squares_finite(grads)):

@@ -75,10 +75,10 @@ class CudaBackend:
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
         return loop.train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, stats)
 
-    def evaluate(self, net, data, batch_size, ws, n_metrics):
+    def evaluate(self, net, data, batch_size, ws, n_stats):
         """Loss and metric sums over data (from put_data), in batches."""
         x, y = data
-        return loop.evaluate_batches(net, x, y, batch_size, ws, S_METRICS + n_metrics)
+        return loop.evaluate_batches(net, x, y, batch_size, ws, n_stats)
 
     def predict(self, net, data, batch_size, ws, n_out):
         """The network's outputs for data's samples (from put_data), as a host array."""
@@ -93,5 +93,5 @@ class CudaBackend:
         status = to_device(np.zeros(size(S_METRICS)))
         rows = y_pred.shape[0]
         loss_forward_backward(loss, mode, out, y, out, False, arg, rows, dummy("int64"), 0, False, 0,
-                              dummy("int64"), 0, status, STATS + S_LOSS)
+                              dummy("int64", 2), 0, status, STATS + S_LOSS)
         return status.copy_to_host()[STATS + S_LOSS] / rows

@@ -57,11 +57,11 @@ class Workspace:
             self._hyper = (key, to_device(np.asarray(values, np.float64)))
         return self._hyper[1]
 
-    def metric_codes(self, codes):
-        """(device array, count) of the compiled metric codes (never empty: kernels need a type)."""
-        key = tuple(int(c) for c in codes)
+    def metric_codes(self, table):
+        """(device array, count) of the compiled metrics table (never empty: kernels need a type)."""
+        key = tuple(tuple(int(v) for v in row) for row in table)
         if self._metrics[0] != key:
-            self._metrics = (key, to_device(np.array(key or (0,), np.int64)))
+            self._metrics = (key, to_device(np.array(key or ((0, 0, 0),), np.int64)))
         return self._metrics[1], len(key)
 
     def ensure_states(self, steps):

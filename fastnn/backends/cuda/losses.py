@@ -12,12 +12,12 @@ import math
 
 import numpy as np
 
-from ..codes import (BCE, CATEGORICAL_HINGE, HINGE, HUBER, KLD, LOG_COSH, MAE, MAPE, MSE, MSLE, POISSON,
-                     S_COUNT, S_METRICS, SCCE)
+from ..codes import (AUC, BCE, CATEGORICAL_HINGE, HINGE, HUBER, KLD, LOG_COSH, M_ARG, M_CODE, M_SLOT, MAE, MAPE,
+                     MSE, MSLE, POISSON, PRECISION, RECALL, S_COUNT, SCCE)
 from ..cpu.losses import EPSILON, FUSED, PROBS  # the same mode codes as the CPU
 from .activations import row_act_backward
 from .device import THREADS, block_add, cuda, device_fn, flat, jit, source_row
-from .metrics import metric_row
+from .metrics import auc_row, counts_row, metric_row
 from .status import STATS, STOPPED
 
 
@@ -284,8 +284,16 @@ def _loss_forward_backward(loss, mode, out, y, grad, want_grad, arg, rows, order
                 row_act_backward(act, out, grad, r)
         block_add(red, tid, value, status, loss_slot)
         for k in range(n_metrics):
-            value = metric_row(metrics[k], out, y, r, yr) if r < rows else 0.0
-            block_add(red, tid, value, status, STATS + S_METRICS + k)
+            code, at, k_arg = metrics[k, M_CODE], STATS + metrics[k, M_SLOT], metrics[k, M_ARG]  # (arg: the loss's)
+            if code == AUC:
+                if r < rows:
+                    auc_row(k_arg, out, y, r, yr, status, at)
+            elif code == PRECISION or code == RECALL:
+                tp, other = counts_row(code, out, y, r, yr) if r < rows else (0.0, 0.0)
+                block_add(red, tid, tp, status, at)
+                block_add(red, tid, other, status, at + 1)
+            else:
+                block_add(red, tid, metric_row(code, k_arg, out, y, r, yr) if r < rows else 0.0, status, at)
     if cuda.grid(1) == 0:
         status[STATS + S_COUNT] += rows
 
