@@ -281,7 +281,8 @@ class Sequential:
     def _prepare(self, verbose, task):
         """Have the backend compile (or load) what task ("fit", "evaluate" or "predict") runs for this model."""
         loss = None if task == "predict" else (self.loss.code, _loss_mode(self.plan, self.loss))
-        self._backend.prepare(self.dtype, verbose, loss, self.optimizer.code if task == "fit" else None)
+        metrics = () if task == "predict" else self._metric_table()[0][:, codes.M_CODE]
+        self._backend.prepare(self.dtype, verbose, loss, self.optimizer.code if task == "fit" else None, metrics)
 
     def _network(self):
         frozen = [not self._trainable_at_compile.get(id(layer), layer.trainable) for layer in self.layers]

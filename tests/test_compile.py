@@ -99,11 +99,13 @@ def test_a_model_needs_its_own_loss_and_optimizer_kernels_only():
     """needed() leaves out the other losses' and optimizers' kernels, and names exactly the ones the loop's
     dispatchers call for each loss, mode and optimizer (their Python twins run with recording stand-ins)."""
     from fastnn.backends import codes
-    from fastnn.backends.cpu import losses, optimizers
-    chosen = compiling.needed((codes.SCCE, losses.FUSED), codes.ADAM)
+    from fastnn.backends.cpu import losses, metrics, optimizers
+    chosen = compiling.needed((codes.SCCE, losses.FUSED), codes.ADAM, [codes.ACC_SPARSE])
     assert optimizers.adam_update in chosen and optimizers.sgd_update not in chosen
     assert losses._cce_logits in chosen and losses._mse not in chosen and losses._cce_probs not in chosen
-    assert set(compiling.needed()) | set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) == set(jit.KERNELS)
+    assert metrics._class_hits in chosen and metrics._auc_histograms not in chosen
+    assert set(compiling.needed()) | set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) | \
+        set(metrics.CHOSEN_BY_CODE) == set(jit.KERNELS)
 
     def calls(module, dispatcher, *args):
         called = []
@@ -121,6 +123,8 @@ def test_a_model_needs_its_own_loss_and_optimizer_kernels_only():
     for opt in (codes.SGD, codes.ADAM, codes.RMSPROP, codes.ADAGRAD):
         assert calls(optimizers, optimizers.optimizer_update, opt, z, z, z, z, 0.0,
                      np.array([[0, 1]])) == optimizers.kernels_for(opt)
+    for metric in range(codes.AUC + 1):  # (the last metric code)
+        assert calls(metrics, metrics.metrics_into, np.array([[metric, 0, 2]]), z, z, z) == metrics.kernels_for(metric)
 
 
 def test_a_kernel_not_loaded_is_a_clear_error_not_a_crash():

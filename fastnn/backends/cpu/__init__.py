@@ -74,12 +74,13 @@ class CpuBackend:
         """Overwrite an array in place (compiled networks keep referring to it)."""
         target[:] = host
 
-    def prepare(self, dtype, verbose, loss=None, optimizer=None):
+    def prepare(self, dtype, verbose, loss=None, optimizer=None, metrics=()):
         """Compile (or load from Numba's cache) the loop for dtype before the first batch, announced when verbose.
 
-        loss: (code, mode) of the loss to evaluate or train with; optimizer: the code of the one to train with.
+        loss: (code, mode) of the loss to evaluate or train with; optimizer: the code of the one to train with;
+        metrics: the codes of the metrics to compute.
         """
-        compiling.prepare(dtype, verbose, compiling.needed(loss, optimizer))
+        compiling.prepare(dtype, verbose, compiling.needed(loss, optimizer, metrics))
 
     def put_data(self, x, y, train_batch=None):
         """(x, y, indptr, indices), the CSR index of x's nonzeros filled in for training on mostly-zero x.
@@ -165,7 +166,7 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
     x, y, indptr, indices = data
     # (done already by fit/evaluate/predict, with the notice: the loop must never call a kernel not loaded)
     compiling.prepare(x.dtype, 0, compiling.needed(None if task == loop.PREDICT else (net.loss, net.mode),
-                                                   opt_code if task == loop.TRAIN else None))
+                                                   opt_code if task == loop.TRAIN else None, net.metrics[:, 0]))
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
                     int(net.loss), int(net.mode), float(net.loss_arg), net.metrics, x, y, indptr, indices, order,
                     int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx,

@@ -30,6 +30,7 @@ import numpy as np
 
 from ... import config
 from . import jit, loop, losses, optimizers
+from . import metrics as metrics_kernels
 from .dense import nonzero_index_into
 
 
@@ -54,12 +55,13 @@ def kernels(dtype, chosen=None):
     return [(k.compiled, jit.argument_types(k.kinds, float_type)) for k in (jit.KERNELS if chosen is None else chosen)]
 
 
-def needed(loss=None, optimizer=None):
-    """The kernels a model calls: all but those picked by a loss or optimizer code, and its own loss's
-    ((code, mode), when it evaluates or trains) and optimizer's (its code, when it trains)."""
-    chosen = set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE)
+def needed(loss=None, optimizer=None, metrics=()):
+    """The kernels a model calls: all but those picked by a loss, optimizer or metric code, and its own loss's
+    ((code, mode), when it evaluates or trains), optimizer's (its code, when it trains) and metrics' (codes)."""
+    chosen = set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) | set(metrics_kernels.CHOSEN_BY_CODE)
+    picked = [k for code in metrics for k in metrics_kernels.kernels_for(code)]
     return ([k for k in jit.KERNELS if k not in chosen] + (losses.kernels_for(*loss) if loss else [])
-            + (optimizers.kernels_for(optimizer) if optimizer is not None else []))
+            + (optimizers.kernels_for(optimizer) if optimizer is not None else []) + list(dict.fromkeys(picked)))
 
 
 _ready = set()  # float types whose entry points are loaded

@@ -38,53 +38,88 @@ def auc_bucket(p, thresholds):
 
 
 @kernel("I1 F2 F2 D1")
-def metric_into(spec, p, y, stats):
-    """Add one batch's sums of metric spec = (code, first slot, argument) to stats (Keras 3's definitions)."""
-    metric, at, arg = spec[0], spec[1], spec[2]
+def _class_hits(spec, p, y, stats):
+    """Accuracy over classes, or in the top k: the target's score has fewer than k (1 for accuracy) above it."""
+    metric, at = spec[0], spec[1]
+    k = spec[2] if metric == TOP_K or metric == TOP_K_SPARSE else 1
+    sparse = metric == ACC_SPARSE or metric == TOP_K_SPARSE
     units = p.shape[1]
-    if metric == ACC_SPARSE or metric == ACC_CATEGORICAL:
-        for r in range(p.shape[0]):
-            want = int(y[r, 0]) if metric == ACC_SPARSE else _argmax(y, r, units)  # (y may hold weights after)
+    for r in range(p.shape[0]):
+        want = int(y[r, 0]) if sparse else _argmax(y, r, units)  # (y may hold weights after the targets)
+        if k == 1:  # argmax, first of equals, as Keras's accuracy
             stats[at] += 1.0 if _argmax(p, r, units) == want else 0.0
-    elif metric == TOP_K or metric == TOP_K_SPARSE:  # in the top k: fewer than k scores above the target's
-        for r in range(p.shape[0]):
-            want = int(y[r, 0]) if metric == TOP_K_SPARSE else _argmax(y, r, units)
-            above = 0
-            for j in range(units):
-                above += 1 if p[r, j] > p[r, want] else 0
-            stats[at] += 1.0 if above < arg else 0.0
-    elif metric == PRECISION or metric == RECALL:  # (true positives, false positives or negatives)
-        for r in range(p.shape[0]):
-            for j in range(units):
-                predicted, actual = p[r, j] > THRESHOLD, y[r, j] != 0
-                stats[at] += 1.0 if predicted and actual else 0.0
-                if metric == PRECISION:
-                    stats[at + 1] += 1.0 if predicted and not actual else 0.0
-                else:
-                    stats[at + 1] += 1.0 if actual and not predicted else 0.0
-    elif metric == AUC:  # (positives per bucket, then negatives per bucket)
-        for r in range(p.shape[0]):
-            for j in range(units):
-                bucket = auc_bucket(float(p[r, j]), arg)
-                stats[at + bucket + (0 if y[r, j] != 0 else arg + 1)] += 1.0
-    else:
-        total = 0.0
-        for r in range(p.shape[0]):
-            s = 0.0
-            for j in range(units):
-                d = float(p[r, j]) - float(y[r, j])
-                if metric == ACC_BINARY:
-                    s += 1.0 if (1.0 if p[r, j] > THRESHOLD else 0.0) == y[r, j] else 0.0
-                elif metric == METRIC_MAE:
-                    s += abs(d)
-                elif metric == METRIC_MSE:
-                    s += d * d
-            total += s / units
-        stats[at] += total
+            continue
+        above = 0
+        for j in range(units):
+            above += 1 if p[r, j] > p[r, want] else 0
+        stats[at] += 1.0 if above < k else 0.0
+
+
+@kernel("I1 F2 F2 D1")
+def _mean_over_outputs(spec, p, y, stats):
+    """Binary accuracy, mean absolute or squared error: the per-sample mean over outputs, summed."""
+    metric, at = spec[0], spec[1]
+    total = 0.0
+    for r in range(p.shape[0]):
+        s = 0.0
+        for j in range(p.shape[1]):
+            d = float(p[r, j]) - float(y[r, j])
+            if metric == ACC_BINARY:
+                s += 1.0 if (1.0 if p[r, j] > THRESHOLD else 0.0) == y[r, j] else 0.0
+            elif metric == METRIC_MAE:
+                s += abs(d)
+            else:
+                s += d * d
+        total += s / p.shape[1]
+    stats[at] += total
+
+
+@kernel("I1 F2 F2 D1")
+def _confusion_counts(spec, p, y, stats):
+    """(true positives, false positives for precision or false negatives for recall) over every output."""
+    metric, at = spec[0], spec[1]
+    for r in range(p.shape[0]):
+        for j in range(p.shape[1]):
+            predicted, actual = p[r, j] > THRESHOLD, y[r, j] != 0
+            stats[at] += 1.0 if predicted and actual else 0.0
+            if metric == PRECISION:
+                stats[at + 1] += 1.0 if predicted and not actual else 0.0
+            else:
+                stats[at + 1] += 1.0 if actual and not predicted else 0.0
+
+
+@kernel("I1 F2 F2 D1")
+def _auc_histograms(spec, p, y, stats):
+    """How many positive, then negative, outputs fall in each bucket between AUC's spec[2] thresholds."""
+    at, thresholds = spec[1], spec[2]
+    for r in range(p.shape[0]):
+        for j in range(p.shape[1]):
+            bucket = auc_bucket(float(p[r, j]), thresholds)
+            stats[at + bucket + (0 if y[r, j] != 0 else thresholds + 1)] += 1.0
 
 
 @inlined
 def metrics_into(metrics, p, y, stats):
     """Add the batch's sums of every compiled metric (a row of `metrics`) to stats."""
     for k in range(metrics.shape[0]):
-        metric_into(metrics[k], p, y, stats)
+        metric = metrics[k, 0]
+        if metric == PRECISION or metric == RECALL:
+            _confusion_counts(metrics[k], p, y, stats)
+        elif metric == AUC:
+            _auc_histograms(metrics[k], p, y, stats)
+        elif metric == ACC_BINARY or metric == METRIC_MAE or metric == METRIC_MSE:
+            _mean_over_outputs(metrics[k], p, y, stats)
+        else:
+            _class_hits(metrics[k], p, y, stats)
+
+
+def kernels_for(metric):
+    """The kernel metrics_into calls for metric code `metric`: all a model with it needs loaded."""
+    if metric in (PRECISION, RECALL):
+        return [_confusion_counts]
+    if metric == AUC:
+        return [_auc_histograms]
+    return [_mean_over_outputs if metric in (ACC_BINARY, METRIC_MAE, METRIC_MSE) else _class_hits]
+
+
+CHOSEN_BY_CODE = [_class_hits, _mean_over_outputs, _confusion_counts, _auc_histograms]  # kernels_for() picks
