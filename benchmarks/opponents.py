@@ -32,22 +32,25 @@ def _torch_model(weights):
     return torch.nn.Sequential(*stack)
 
 
-def torch_epoch_fn(x, y, batch_size, weights, seed=0):
-    """One shuffled epoch of eager PyTorch training per call."""
+def torch_epoch_fn(x, y, batch_size, weights, seed=0, device="cpu"):
+    """One shuffled epoch of eager PyTorch training per call (device "cuda": data and model on the GPU, the
+    call returning when the GPU is done)."""
     import torch
-    model = _torch_model(weights)
+    model = _torch_model(weights).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=LR, betas=(B1, B2), eps=EPS)
     loss_fn = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     gen = torch.Generator().manual_seed(seed)
 
     def run():
-        perm = torch.randperm(len(xt), generator=gen)
+        perm = torch.randperm(len(xt), generator=gen).to(device)
         for start in range(0, len(xt), batch_size):
             idx = perm[start:start + batch_size]
             opt.zero_grad(set_to_none=True)
             loss_fn(model(xt.index_select(0, idx)), yt.index_select(0, idx)).backward()
             opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
     return run
 
 

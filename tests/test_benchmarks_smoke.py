@@ -139,3 +139,29 @@ def test_report_keeps_hand_written_notes(tmp_path):
     text = path.read_text()
     assert "| new | table |" in text and "## Machine" in text and text.endswith("## Notes\nkept\n")
     assert "old tables" not in text and "0.50 before the run" in text
+
+
+def test_the_gpu_check_fails_loudly_without_a_gpu(tmp_path):
+    """benchmarks/gpu.sh on a machine without a CUDA GPU: exit status 1, a message, no table written."""
+    import shutil
+    import subprocess
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.nbi", "*.nbc"))
+    # no driver where numba-cuda is told to look: no GPU, even on a machine with one
+    env = dict(os.environ, PYTHON=sys.executable, NUMBA_ENABLE_CUDASIM="1",  # (the script unsets the simulator)
+               NUMBA_CUDA_DRIVER=str(tmp_path / "no-libcuda.so"))
+    done = subprocess.run(["bash", str(copy / "benchmarks" / "gpu.sh")], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and "no CUDA GPU here" in done.stderr, done.stderr[-2000:]
+    assert not (copy / "BENCHMARKS-GPU.md").exists()
+
+
+def test_the_gpu_comparison_runs_its_table_on_the_simulator():
+    """benchmarks.gpu's code path (fastnn's rows; PyTorch CUDA is "not available" here) on tiny shapes."""
+    from fastnn.backends import cuda_api
+    if not cuda_api.simulated():
+        pytest.skip("runs on NUMBA_ENABLE_CUDASIM=1 (as .ci/run sets it); on a GPU, benchmarks/gpu.sh runs it")
+    from benchmarks import gpu
+    text = gpu.table(*data.synthetic(8, 6, 3), [8], (6, 5, 3))
+    row = text.splitlines()[-1].split("|")
+    assert row[1].strip() == "8" and float(row[2]) > 0 and float(row[4]) >= 7  # the seven launches of a step
