@@ -302,7 +302,8 @@ def _restore_compiled(model, found, data, custom_objects=None):
     """Compile as saved, then put back the optimizer's step count and state."""
     config = _json_entry(found, data, "compile_config")
     try:
-        model.compile(optimizer=optimizers.from_config(config["optimizer"], custom_objects), loss=losses.from_config(config["loss"]),
+        model.compile(optimizer=optimizers.from_config(config["optimizer"], custom_objects),
+                      loss=losses.from_config(config["loss"]),
                       metrics=[metrics.from_config(m) for m in config["metrics"]],
                       device=_device(config["device"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -279,8 +279,8 @@ def test_sample_weights_weigh_the_cuda_loss_as_the_cpus():
     results = []
     for device in ("cpu", "cuda"):
         fnn.utils.set_random_seed(2)
-        m = fnn.Sequential([layers.Dense(5, activation="tanh", input_shape=(4,)), layers.Dense(3, activation="softmax")],
-                           dtype="float64")
+        m = fnn.Sequential([layers.Dense(5, activation="tanh", input_shape=(4,)),
+                            layers.Dense(3, activation="softmax")], dtype="float64")
         m.compile(optimizer=fnn.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"], device=device)
         m.fit(x, labels, batch_size=8, epochs=1, shuffle=False, verbose=0, sample_weight=w)

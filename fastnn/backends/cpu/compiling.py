@@ -2,16 +2,16 @@
 
 A process compiles each entry point and kernel (jit.KERNELS) once per float type, or loads it
 from Numba's on-disk cache. A model needs the entry points and the kernels of `needed()`: every
-kernel but the other losses' and optimizers'. Numba compiles one function at a time, so on a miss
-the work is shared out between this process and helper processes, one per further core, each
-writing what it compiled to the cache: kernels, and in the first helper the entry points too
-(they call the kernels through slots, so they compile without them: see jit.py). This process then
-loads the kernels, puts their addresses in their slots and loads the entry points. A helper that
-fails costs only time: whatever is missing is compiled here.
+kernel but those of the other losses, optimizers and metrics. Numba compiles one function at a
+time, so on a miss the work is shared out between this process and helper processes, one per
+further core, each writing what it compiled to the cache: kernels, and in the first helper the
+entry points too (they call the kernels through slots, so they compile without them: see jit.py).
+This process then loads the kernels, puts their addresses in their slots and loads the entry
+points. A helper that fails costs only time: whatever is missing is compiled here.
 
 Then one helper compiles the kernels no model has needed yet into the cache, in the background
-at the lowest priority, so that the next model (another loss or optimizer) loads them instead of
-compiling them.
+at the lowest priority, so that the next model (another loss, optimizer or metric) loads them
+instead of compiling them.
 
 With verbose on, a compilation is announced before it starts and timed when it ends; a cache
 hit prints nothing. The cache check reads Numba's cache index (private API): if that ever
@@ -38,8 +38,8 @@ def _run_args(dtype):
     """Arguments of the types fit, evaluate and predict pass to loop.run (see cpu/__init__.py's _run)."""
     f, i8, i4, f8 = (lambda *shape: np.empty(shape, dtype)), (lambda *s: np.empty(s, np.int64)), \
         np.empty(0, np.int32), (lambda *s: np.empty(s, np.float64))
-    return (0, i8(0, 0), f8(0, 0), f(0), f(0), f(0, 0), 0, f8(0, 0), 0.0, i8(0, 0), 0, 0, 0.0, i8(0, 0), f(0, 0), f(0, 0),
-            i8(0), i4, i8(0), 0, 0, 0, 0, 0, f(0), i8(0), i8(0), i4, f8(0), f(0, 0))
+    return (0, i8(0, 0), f8(0, 0), f(0), f(0), f(0, 0), 0, f8(0, 0), 0.0, i8(0, 0), 0, 0, 0.0, i8(0, 0), f(0, 0),
+            f(0, 0), i8(0), i4, i8(0), 0, 0, 0, 0, 0, f(0), i8(0), i8(0), i4, f8(0), f(0, 0))
 
 
 def entry_points(dtype):
@@ -256,7 +256,7 @@ def prepare(dtype, verbose, chosen=None):
         _compile_in_parallel(dtype, [(d, sig) for d, sig, _ in cold if (d, sig) not in entries],
                              sum((d, sig) in entries for d, sig, _ in cold))
     publish(dtype, todo)  # before the entry points load: they call these kernels
-    for call in jit.KERNELS:  # and their code refers to every kernel's slot (loaded from the cache, they were not typed here)
+    for call in jit.KERNELS:  # and their code refers to every kernel's slot (not typed here when loaded from the cache)
         jit.slot(call, float_type)
     for dispatcher, sig in entries:
         dispatcher.compile(sig)

@@ -83,12 +83,12 @@ def publish(call, float_type):
     if (call, float_type) in _published:
         return
     sig = declared(call, float_type)
-    call.compiled.compile(sig.args)
-    if call.compiled.overloads[sig.args].signature.return_type != sig.return_type:
-        raise TypeError(f"fastnn internal error: kernel {call.__name__} returns "
-                        f"{call.compiled.overloads[sig.args].signature.return_type}, but its kinds declare "
+    address = _address(call.compiled, sig.args)
+    returns = call.compiled.overloads[sig.args].signature.return_type
+    if returns != sig.return_type:
+        raise TypeError(f"fastnn internal error: kernel {call.__name__} returns {returns}, but its kinds declare "
                         f"{sig.return_type}")
-    slot(call, float_type).value = _address(call.compiled, sig.args)
+    slot(call, float_type).value = address
     _published.add((call, float_type))
 
 
