@@ -4,6 +4,8 @@ One buffer (and one gradient buffer and optimizer state of the same layout) lets
 optimizer pass update every weight, and lets the backend move all weights in one copy.
 """
 
+import weakref
+
 import numpy as np
 
 from . import initializers
@@ -27,6 +29,7 @@ class ParamStore:
                 offset += int(np.prod(shape))
         self.size = offset
         self.flat = None
+        self.models = weakref.WeakSet()  # the models reading this buffer (more than one: shared weights)
 
     @classmethod
     def for_layers(cls, layers, dtype, backend=None):

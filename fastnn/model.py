@@ -101,6 +101,7 @@ class Sequential:
             raise TypeError(f"Expected name to be a string. Received: name={name!r}")
         self.name = name if name is not None else _unique_name(Sequential)
         self.dtype = config.floatx() if dtype is None else config.canonical_dtype(dtype)
+        self._dtype_given = dtype is not None
         self._layers = []
         self._input_shape = None
         self._store = None
@@ -134,6 +135,9 @@ class Sequential:
 
     def _append(self, layer):
         """Add a layer to the list after checking it (an Input or input_shape= fixes the input shape)."""
+        if isinstance(layer, Sequential):
+            self._append_model(layer)
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"Expected a fastnn layer. Received: {layer!r} of type {type(layer).__name__}")
         if isinstance(layer, InputLayer) and self._layers:
@@ -144,10 +148,44 @@ class Sequential:
             self._input_shape = layer._declared_input
         self._layers.append(layer)
 
+    def _append_model(self, model):
+        """A Sequential used as this model's first layer (Keras's `Sequential([model, Softmax()])`): it keeps
+        its weights and shares them, as in Keras, since this model's parameter buffer becomes its buffer too."""
+        if self._layers or model is self:
+            raise ValueError(f"fastnn takes a Sequential ({model.name!r}) as the first layer of another only. "
+                             "Add its layers one by one, or put it first.")
+        if not model.built:
+            raise ValueError(f"Model {model.name!r} must be built before it is used as a layer (give its first "
+                             "layer input_shape=, or fit it), so its weights exist to be shared.")
+        if model.device != "cpu":
+            raise ValueError(f"Model {model.name!r} is on {model.device!r}: move it with model.to('cpu') before "
+                             "using it as a layer (shared weights live on the CPU).")
+        if self._dtype_given and self.dtype != model.dtype:
+            raise ValueError(f"Model {model.name!r} computes in {model.dtype}, this one in {self.dtype}: shared "
+                             "weights need one dtype.")
+        self.dtype, self._input_shape = model.dtype, model._input_shape
+        self._layers.append(model)
+
     @property
     def layers(self):
-        """The layers the user added, without the Input."""
+        """The layers the user added, without the Input (a Sequential used as a layer is one entry)."""
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
+    def _leaves(self):
+        """The layers that compute, a Sequential used as a layer replaced by its own."""
+        return [leaf for layer in self.layers
+                for leaf in (layer._leaves() if isinstance(layer, Sequential) else [layer])]
+
+    def _units(self):
+        return self._leaves()[-1].output_shape[0]
+
+    def describe(self):
+        """How summary() names this model when it is a layer of another."""
+        return "Sequential"
+
+    def param_specs(self):
+        """[(name, shape, initializer)] of every weight, in get_weights() order (as a layer's)."""
+        return [spec for leaf in self._leaves() for spec in leaf.param_specs()]
 
     def build(self, input_shape=None):
         """Create every layer's weights for per-sample input_shape (Keras also accepts (None, ...))."""
@@ -166,18 +204,26 @@ class Sequential:
         if not self.layers:
             raise ValueError(f"Model {self.name!r} has no layers to build.")
         first_shape = shape
-        for layer in self.layers:
+        leaves = self._leaves()
+        nested = self.layers[0] if isinstance(self.layers[0], Sequential) else None
+        shared = nested.get_weights() if nested is not None else None
+        for layer in leaves:
             shape = layer.build_shapes(shape)
-        store = ParamStore.for_layers(self.layers, self.dtype, self._backend)
+        store = ParamStore.for_layers(leaves, self.dtype, self._backend)
         self._input_shape = tuple(first_shape)
         self._store = store
-        self.plan, self.fplan = _plan_tables(self.layers)
+        store.models.add(self)
+        if nested is not None:  # its layers come first, at the offsets they had: it reads this buffer from now on
+            nested._store = store
+            store.models.add(nested)
+            nested.set_weights(shared)
+        self.plan, self.fplan = _plan_tables(leaves)
         if len(self.plan) == 0:
             raise ValueError(f"Model {self.name!r} has no layer that computes (Dense, Activation or Dropout).")
         self._grads = self._backend.from_host(np.zeros(store.size, self.dtype))
         self.built = True
         if keep is not None:  # a layer was added to a built model: earlier layers keep their weights
-            self.set_weights(keep + self.layers[-1].get_weights())
+            self.set_weights(keep + self._leaves()[-1].get_weights())
         if self.optimizer is not None:
             self.optimizer.slots = None
 
@@ -187,11 +233,11 @@ class Sequential:
 
     @property
     def output_shape(self):
-        return (None,) + tuple(self.layers[-1].output_shape) if self.built else None
+        return (None,) + tuple(self._leaves()[-1].output_shape) if self.built else None
 
     def count_params(self):
         self._require_built("count_params")
-        return self._store.size
+        return sum(leaf.count_params() for leaf in self._leaves())
 
     @property
     def trainable(self):
@@ -206,28 +252,28 @@ class Sequential:
 
     @property
     def trainable_weights(self):
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        return [w for layer in self._leaves() for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        return [w for layer in self._leaves() for w in layer.non_trainable_weights]
 
     # --- weights ------------------------------------------------------------------------
     def get_weights(self):
         """Every layer's weights in order (Keras's layout: kernel (inputs, units), then bias)."""
         self._require_built("get_weights")
-        return [w for layer in self.layers for w in layer.get_weights()]
+        return [w for layer in self._leaves() for w in layer.get_weights()]
 
     def set_weights(self, weights):
         """Set every weight from a list shaped like get_weights(); nothing changes if any is wrong."""
         self._require_built("set_weights")
         if not isinstance(weights, (list, tuple)):
             raise TypeError(f"Expected weights to be a list of arrays. Received: {type(weights).__name__}")
-        expected = sum(len(layer.param_specs()) for layer in self.layers)
+        expected = len(self.param_specs())
         if len(weights) != expected:
             raise ValueError(f"Model {self.name!r} expects {expected} weight arrays. Received: {len(weights)}")
         items, at = [], 0
-        for layer in self.layers:
+        for layer in self._leaves():
             k = len(layer.param_specs())
             items += layer._checked_weights(list(weights[at:at + k]))
             at += k
@@ -247,15 +293,15 @@ class Sequential:
         self.optimizer, self.loss, self._metrics = optimizer, loss, checked
         self.metrics_names = [metric.name for metric in checked]
         self.optimizer.slots = None
-        self._trainable_at_compile = {id(layer): layer.trainable for layer in self.layers}
+        self._trainable_at_compile = {id(layer): layer.trainable for layer in self._leaves()}
         self._move_to(backend)
         self.compiled = True
 
     def _check_loss_fits(self, loss, metrics):
-        units = self.layers[-1].output_shape[0]
+        units = self._units()
         if loss.code == codes.SCCE and units < 2:
             raise ValueError(f"{loss.name} needs at least 2 outputs (one per class). Received: the last "
-                             f"layer {self.layers[-1].name!r} has {units}.")
+                             f"layer {self._leaves()[-1].name!r} has {units}.")
         for metric in metrics:
             metrics_mod.resolve(metric, loss, units)
 
@@ -269,6 +315,10 @@ class Sequential:
         return self._backend.name
 
     def _move_to(self, backend):
+        shares = [m.name for m in _sharing(self)]
+        if shares and backend.name != self._backend.name:
+            raise ValueError(f"Model {self.name!r} shares its weights with {shares} (a Sequential used as a "
+                             f"layer), so they stay on {self._backend.name!r}. Received: device={backend.name!r}")
         if self.built:
             self._store.move_to(backend)
             self._grads = backend.from_host(np.zeros(self._store.size, self.dtype))
@@ -285,14 +335,15 @@ class Sequential:
         self._backend.prepare(self.dtype, verbose, loss, self.optimizer.code if task == "fit" else None, metrics)
 
     def _network(self):
-        frozen = [not self._trainable_at_compile.get(id(layer), layer.trainable) for layer in self.layers]
-        return Network(self.plan, _unregularized(self.fplan, self.layers, frozen), self._store.flat, self._grads,
+        leaves = self._leaves()
+        frozen = [not self._trainable_at_compile.get(id(layer), layer.trainable) for layer in leaves]
+        return Network(self.plan, _unregularized(self.fplan, leaves, frozen), self._store.flat, self._grads,
                        self.loss.code, _loss_mode(self.plan, self.loss), self._metric_table()[0],
-                       self._backend.from_host(_trainable_ranges(self.layers, frozen)), self.loss.arg)
+                       self._backend.from_host(_trainable_ranges(leaves, frozen)), self.loss.arg)
 
     def _metric_table(self):
         """(the compiled metrics table, the size of the stats vector it fills): see metrics.table."""
-        return metrics_mod.table(self._metrics, self.loss, self.layers[-1].output_shape[0])
+        return metrics_mod.table(self._metrics, self.loss, self._units())
 
     def _new_stats(self):
         """A zeroed stats vector: loss and count sums, then every metric's slots."""
@@ -307,7 +358,7 @@ class Sequential:
 
     def _targets(self, y, n, argname="y", sample_weight=None, weight_argname="sample_weight"):
         """y as the loss's targets (model dtype), with sample_weight's checked values as one more column."""
-        units = self.layers[-1].output_shape[0]
+        units = self._units()
         y = self.loss.targets(y, units, self.dtype, argname)
         if len(y) != n:
             raise ValueError(f"x and {argname} must hold the same number of samples. Received: {n} and {len(y)}")
@@ -565,7 +616,7 @@ class Sequential:
         net = Network(self.plan, self.fplan, self._store.flat, self._grads, 0, PROBS, np.zeros((0, 3), np.int64),
                       np.zeros((0, 2), np.int64))
         data = self._backend.put_data(x, np.zeros((len(x), 0), self.dtype))
-        return self._backend.predict(net, data, cap, ws, self.layers[-1].output_shape[0])
+        return self._backend.predict(net, data, cap, ws, self._units())
 
     def _batch(self, batch, what):
         """A stream's (x, y) or (x, y, sample_weight) batch as model inputs and (weighted) targets."""
@@ -661,7 +712,7 @@ class Sequential:
         print_fn(f" {'Layer (type)':<28}{'Output Shape':<26}{'Param #':>9}")
         print_fn("=" * 65)
         for layer in self.layers:
-            shape = str((None,) + tuple(layer.output_shape))
+            shape = str(layer.output_shape if isinstance(layer, Sequential) else (None,) + tuple(layer.output_shape))
             print_fn(f" {layer.name + ' (' + layer.describe() + ')':<28}{shape:<26}{layer.count_params():>9,}")
         print_fn("=" * 65)
         total = self.count_params()
@@ -691,6 +742,12 @@ class Sequential:
         layers = [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers]
         return {"name": self.name, "dtype": self.dtype,
                 "input_shape": None if self._input_shape is None else list(self._input_shape), "layers": layers}
+
+
+def _sharing(model):
+    """The other live models whose weights live in model's parameter buffer (a Sequential used as a layer
+    of another shares its buffer with it)."""
+    return [] if model._store is None else [other for other in model._store.models if other is not model]
 
 
 def _result(logs, return_dict):

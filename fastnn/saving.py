@@ -69,7 +69,8 @@ def save_weights(model, path):
 
 
 def _weight_arrays(model):
-    return {"weights_layout": _json(_layout(model)), "weights": model._store.host_copy()}
+    return {"weights_layout": _json(_layout(model)),  # (a shared buffer holds this model's weights first)
+            "weights": model._store.host_copy()[:model.count_params()]}
 
 
 def _compile_arrays(model):
@@ -85,7 +86,7 @@ def _compile_arrays(model):
 
 def _layout(model):
     """[[layer name, weight name, shape]] in get_weights() order."""
-    return [[layer.name, name, list(shape)] for layer in model.layers for name, shape, _ in layer.param_specs()]
+    return [[layer.name, name, list(shape)] for layer in model._leaves() for name, shape, _ in layer.param_specs()]
 
 
 def _json(value):
@@ -265,7 +266,8 @@ def _rebuild(found, config):
     """A Sequential model (built when the saved one was) from a model_config."""
     from .model import Sequential
     try:
-        layers = [layers_mod.deserialize(entry) for entry in config["layers"]]
+        layers = [_rebuild(found, entry["config"]) if entry.get("class_name") == "Sequential"
+                  else layers_mod.deserialize(entry) for entry in config["layers"]]
         model = Sequential(layers, name=config["name"], dtype=config["dtype"])
         if not model.built and config.get("input_shape") is not None:
             model.build(config["input_shape"])

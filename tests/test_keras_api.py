@@ -122,3 +122,66 @@ def test_metric_objects_log_under_their_names_and_rmse_is_the_root_of_mse(tmp_pa
         fnn.metrics.BinaryAccuracy(threshold=0.7)
     with pytest.raises(ValueError, match="Two metrics are named 'mse'"):
         m.compile(optimizer="sgd", loss="mse", metrics=["mse", fnn.metrics.MeanSquaredError(name="mse")])
+
+
+def test_the_tutorials_probability_model_wraps_the_trained_model_and_shares_its_weights(tmp_path):
+    """keras.Sequential([model, keras.layers.Softmax()]): the model is one layer of the new one, whose
+    predictions are the softmax of its logits; training either changes the weights both use."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 6)), rng.integers(0, 3, 50)
+    model = fnn.Sequential([layers.Dense(8, activation="relu", input_shape=(6,)), layers.Dense(3)])
+    model.compile(optimizer="adam", loss=fnn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=2, verbose=0)
+    probability_model = fnn.Sequential([model, layers.Softmax()])
+    logits = model.predict(x)
+    want = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(probability_model.predict(x), want / want.sum(axis=1, keepdims=True), atol=1e-6)
+    assert probability_model.layers[0] is model and probability_model.count_params() == model.count_params() == 83
+    lines = []
+    probability_model.summary(print_fn=lines.append)
+    assert any(line.startswith(f" {model.name} (Sequential)") and "(None, 3)" in line for line in lines)
+
+    probability_model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    probability_model.fit(x, y, epochs=1, verbose=0)
+    assert not np.allclose(model.predict(x), logits)  # the outer model trained the inner one's weights
+    before = probability_model.predict(x)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not np.allclose(probability_model.predict(x), before)  # and the other way round
+
+    probability_model.save(str(tmp_path / "outer.npz"))
+    model.save(str(tmp_path / "inner.npz"))
+    again = fnn.load_model(str(tmp_path / "outer.npz"))
+    np.testing.assert_array_equal(again.predict(x), probability_model.predict(x))
+    assert [type(layer).__name__ for layer in again.layers] == ["Sequential", "Softmax"]
+    np.testing.assert_array_equal(fnn.load_model(str(tmp_path / "inner.npz")).predict(x), model.predict(x))
+
+
+def test_a_frozen_inner_model_stays_as_it_is_while_the_head_trains():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(40, 6)), rng.integers(0, 3, 40)
+    base = fnn.Sequential([layers.Dense(8, activation="relu", input_shape=(6,))])
+    base.trainable = False
+    model = fnn.Sequential([base, layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    frozen, head = base.get_weights(), model.get_weights()[-2]
+    model.fit(x, y, epochs=1, verbose=0)
+    for a, b in zip(frozen, base.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(head, model.get_weights()[-2])
+
+
+def test_a_model_as_a_layer_is_refused_clearly_where_fastnn_cannot_share_it():
+    built = fnn.Sequential([layers.Dense(2, input_shape=(6,))])
+    with pytest.raises(ValueError, match="as the first layer of another only"):
+        fnn.Sequential([layers.Dense(6, input_shape=(6,)), built])
+    with pytest.raises(ValueError, match="must be built before it is used as a layer"):
+        fnn.Sequential([fnn.Sequential([layers.Dense(2)])])
+    with pytest.raises(ValueError, match="shared weights need one dtype"):
+        fnn.Sequential([built], dtype="float64")
+    outer = fnn.Sequential([built, layers.Softmax()])
+
+    class Elsewhere:
+        name = "cuda"
+    with pytest.raises(ValueError, match="shares its weights with"):
+        outer._move_to(Elsewhere())
+    assert outer.device == built.device == "cpu"
