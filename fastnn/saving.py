@@ -51,14 +51,20 @@ class SaveFileError(ValueError):
 
 # --- saving ------------------------------------------------------------------------------
 def save_model(model, path):
-    """Write architecture, compile config, weights and optimizer state to one .npz file, atomically."""
+    """Write architecture, compile config, weights and optimizer state to one .npz file, atomically; to a
+    path ending in .keras, a Keras 3 archive (architecture and weights) instead."""
     _check_model(model, "save_model")
+    target = _save_path(path)
+    if target.endswith(".keras"):
+        from . import keras_archive
+        keras_archive.save(model, target)
+        return
     arrays = {"content": np.array("model"), "model_config": _json(model.get_config())}
     if model.built:
         arrays.update(_weight_arrays(model))
     if model.compiled:
         arrays.update(_compile_arrays(model))
-    _write_atomic(_save_path(path), arrays)
+    _write_atomic(target, arrays)
 
 
 def save_weights(model, path):
@@ -146,8 +152,12 @@ def _fsync_folder(folder):
 # --- loading -----------------------------------------------------------------------------
 def load_model(path, custom_objects=None):
     """The model saved at path: rebuilt, compiled (if it was), with its weights and optimizer state.
+    A Keras 3 .keras archive gives its (uncompiled) model with its weights.
 
     custom_objects: {name: class} for a user's own classes the file names (a learning-rate schedule)."""
+    from . import keras_archive
+    if keras_archive.is_archive(_existing(path)):
+        return keras_archive.load(_existing(path))
     found, data = _read(path)
     if _text(found, data, "content") != "model":
         raise SaveFileError(f"{found!r} holds weights only (written by save_weights). Expected a file written "
@@ -365,7 +375,7 @@ def _save_path(path):
     if os.path.isdir(path):
         raise ValueError(f"Cannot save to {path!r}: it is a folder. Give a file path, e.g. "
                          f"{os.path.join(path, 'model.npz')!r}.")
-    return path if path.endswith(_SUFFIX) else path + _SUFFIX
+    return path if path.endswith((_SUFFIX, ".keras")) else path + _SUFFIX
 
 
 def _as_str(path):
