@@ -722,6 +722,13 @@ class Sequential:
         print_fn(f"Non-trainable params: {frozen:,}")
         print_fn(rule)
 
+    def export(self, filepath, format="onnx"):
+        """Write the inference network for other runtimes: format "onnx" (Keras 3's method; see onnx_export.py)."""
+        if format != "onnx":
+            raise ValueError(f"fastnn exports format='onnx' only. Received: format={format!r}")
+        from .onnx_export import export
+        export(self, filepath)
+
     def save(self, path):
         """Write architecture, compile config, weights and optimizer state to one .npz file, atomically."""
         from .saving import save_model
