@@ -20,6 +20,7 @@ import numpy as np
 
 from . import layers as layers_mod
 from . import regularizers
+from ._optional import require
 
 KERAS_VERSION = "3.15.1"  # the version whose format this writes (what metadata.json says)
 _NOT_IN_KERAS_CONFIG = ("input_shape",)
@@ -209,8 +210,4 @@ def _dtype(value, path):
 
 
 def _h5py():
-    try:
-        import h5py
-    except ImportError as exc:
-        raise ImportError("Reading and writing .keras archives needs h5py: pip install 'fastnn[keras]'") from exc
-    return h5py
+    return require("h5py", "keras", "Reading and writing .keras archives")

@@ -10,8 +10,9 @@ swish and mish are written out (x * sigmoid(x), x * tanh(softplus(x))). Needs th
 
 import numpy as np
 
-from .backends import codes
 from . import layers as layers_mod
+from ._optional import require
+from .backends import codes
 
 OPSET = 20  # Gelu's first opset
 
@@ -110,8 +111,4 @@ def _activation(graph, act, h):
 
 
 def _onnx():
-    try:
-        import onnx
-    except ImportError as exc:
-        raise ImportError("Exporting to ONNX needs the onnx package: pip install 'fastnn[onnx]'") from exc
-    return onnx
+    return require("onnx", "onnx", "Exporting to ONNX")
