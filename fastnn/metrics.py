@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_float, check_int
 from .backends import codes
+from .backends.cpu.metrics import PER_THRESHOLD_UNIT
 
 _ACCURACY = ("accuracy", "acc")
 _FIXED = {
@@ -80,16 +81,16 @@ class CategoricalAccuracy(Metric):
 
 
 class BinaryAccuracy(Metric):
-    """Share of outputs on the right side of 0.5 (fastnn's kernels compare with 0.5 only)."""
+    """Share of outputs on the right side of the threshold (outputs above it count as 1)."""
 
     key = "binary_accuracy"
 
     def __init__(self, name=None, threshold=0.5):
         super().__init__(name)
-        if threshold != 0.5:
-            raise ValueError(f"fastnn's BinaryAccuracy compares with threshold=0.5 only. "
-                             f"Received: threshold={threshold!r}")
-        self.threshold = 0.5
+        self.threshold = check_float("threshold", threshold, 0.0, 1.0)
+
+    def get_config(self):
+        return {"name": self.name, "threshold": self.threshold}
 
 
 class MeanSquaredError(Metric):
@@ -130,8 +131,15 @@ class Precision(Metric):
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None):
         super().__init__(name)
-        _defaults_only(type(self).__name__, thresholds=(thresholds, (None, 0.5)), top_k=(top_k, (None,)),
-                       class_id=(class_id, (None,)))
+        _defaults_only(type(self).__name__, top_k=(top_k, (None,)), class_id=(class_id, (None,)))
+        if isinstance(thresholds, (list, tuple)):
+            raise ValueError(f"fastnn's {type(self).__name__} takes one threshold (a number). Received: "
+                             f"thresholds={thresholds!r}")
+        self.thresholds = None if thresholds is None else check_float("thresholds", thresholds, 0.0, 1.0)
+        self.threshold = 0.5 if thresholds is None else self.thresholds
+
+    def get_config(self):
+        return {"name": self.name, "thresholds": self.thresholds}
 
 
 class Recall(Precision):
@@ -241,7 +249,12 @@ def table(metrics, loss, units):
     """(the compiled metrics table (n, 3) int64: code, first stats slot, argument; the stats vector's size)."""
     rows, slot = [], codes.S_METRICS
     for metric in metrics:
-        rows.append((resolve(metric, loss, units), slot, metric.arg))
+        code = resolve(metric, loss, units)
+        if code in (codes.ACC_BINARY, codes.PRECISION, codes.RECALL):  # (the kernels take it in 1e-9 units)
+            arg = int(round(getattr(metric, "threshold", 0.5) * PER_THRESHOLD_UNIT))
+        else:
+            arg = metric.arg
+        rows.append((code, slot, arg))
         slot += metric.width()
     return np.array(rows, dtype=np.int64).reshape(-1, 3), slot
 

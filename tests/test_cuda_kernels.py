@@ -244,7 +244,8 @@ LOSS_CASES = [  # (loss, mode, activation of the last step, metrics)
     (codes.SQUARED_HINGE, cpu_losses.PROBS, codes.TANH, ()),
     (codes.CATEGORICAL_HINGE, cpu_losses.PROBS, codes.LINEAR, (codes.ACC_CATEGORICAL,)),
     (codes.KLD, cpu_losses.PROBS, codes.SOFTMAX, ()),
-    (codes.BCE, cpu_losses.FUSED, codes.LINEAR, (codes.PRECISION, codes.RECALL, (codes.AUC, 7))),
+    (codes.BCE, cpu_losses.FUSED, codes.LINEAR, (codes.PRECISION, (codes.RECALL, 300_000_000), (codes.AUC, 7),
+                                                 (codes.ACC_BINARY, 700_000_000))),
     (codes.CCE, cpu_losses.FUSED, codes.LINEAR, ((codes.TOP_K, 2), codes.PRECISION)),
     (codes.SCCE, cpu_losses.FUSED, codes.LINEAR, ((codes.TOP_K_SPARSE, 2),)),
 ]
@@ -252,10 +253,12 @@ LOSS_CASES = [  # (loss, mode, activation of the last step, metrics)
 
 def metric_table(metrics):
     """The compiled metrics table (code, first slot, argument) for codes or (code, argument) pairs; the stats
-    size (as fastnn.metrics.table lays it out: two slots for precision and recall, 2 (t + 1) for AUC)."""
+    size (as fastnn.metrics.table lays it out: two slots for precision and recall, 2 (t + 1) for AUC;
+    thresholds in 1e-9 units)."""
     rows, slot = [], codes.S_METRICS
     for metric in metrics:
-        code, arg = metric if isinstance(metric, tuple) else (metric, 0)
+        code, arg = metric if isinstance(metric, tuple) else \
+            (metric, 500_000_000 if metric in (codes.ACC_BINARY, codes.PRECISION, codes.RECALL) else 0)  # (0.5)
         rows.append((code, slot, arg))
         slot += 2 * (arg + 1) if code == codes.AUC else 2 if code in (codes.PRECISION, codes.RECALL) else 1
     return np.array(rows, np.int64).reshape(-1, 3), slot

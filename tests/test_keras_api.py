@@ -118,8 +118,8 @@ def test_metric_objects_log_under_their_names_and_rmse_is_the_root_of_mse(tmp_pa
     assert fnn.load_model(tmp_path / "m.npz").evaluate(X, target, verbose=0) == pytest.approx(list(logs.values()))
     c = model(metrics=[fnn.metrics.SparseCategoricalAccuracy()])
     assert c.fit(X, Y, epochs=1, verbose=0).history.keys() == {"loss", "sparse_categorical_accuracy"}
-    with pytest.raises(ValueError, match="threshold=0.5 only"):
-        fnn.metrics.BinaryAccuracy(threshold=0.7)
+    with pytest.raises(ValueError, match=r"threshold to be a finite number in \[0\.0, 1\.0\]"):
+        fnn.metrics.BinaryAccuracy(threshold=1.5)
     with pytest.raises(ValueError, match="Two metrics are named 'mse'"):
         m.compile(optimizer="sgd", loss="mse", metrics=["mse", fnn.metrics.MeanSquaredError(name="mse")])
 

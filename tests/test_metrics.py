@@ -65,6 +65,17 @@ def test_top_k_accuracy_counts_the_target_among_the_k_highest_scores():
     assert got == pytest.approx(np.mean(above < 3), rel=1e-12)
 
 
+def test_thresholds_move_what_counts_as_a_positive_prediction():
+    m = binary_model([fnn.metrics.BinaryAccuracy(threshold=0.7), fnn.metrics.Precision(thresholds=0.3),
+                      fnn.metrics.Recall(thresholds=0.3)])
+    p = m.predict(X)
+    logs = m.evaluate(X, BINARY, batch_size=9, verbose=0, return_dict=True)
+    predicted, actual = p > 0.3, BINARY != 0
+    assert logs["binary_accuracy"] == pytest.approx(np.mean((p > 0.7) == actual), rel=1e-12)
+    assert logs["precision"] == pytest.approx((predicted & actual).sum() / predicted.sum(), rel=1e-12)
+    assert logs["recall"] == pytest.approx((predicted & actual).sum() / actual.sum(), rel=1e-12)
+
+
 def test_the_new_metrics_are_saved_with_their_arguments(tmp_path):
     m = binary_model([fnn.metrics.AUC(num_thresholds=30, name="auc30"), fnn.metrics.Precision()])
     m.save(str(tmp_path / "m.npz"))
@@ -74,7 +85,7 @@ def test_the_new_metrics_are_saved_with_their_arguments(tmp_path):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: fnn.metrics.Precision(thresholds=0.3), r"thresholds=None only\. Received: thresholds=0\.3"),
+    (lambda: fnn.metrics.Precision(thresholds=[0.3, 0.5]), r"takes one threshold"),
     (lambda: fnn.metrics.Recall(class_id=1), r"class_id=1"),
     (lambda: fnn.metrics.AUC(curve="PR"), r"curve='ROC' only"),
     (lambda: fnn.metrics.AUC(from_logits=True), r"from_logits"),

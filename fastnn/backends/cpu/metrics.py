@@ -13,7 +13,7 @@ from ..codes import (ACC_BINARY, ACC_CATEGORICAL, ACC_SPARSE, AUC, METRIC_MAE, M
                      TOP_K, TOP_K_SPARSE)
 from .jit import inlined, kernel
 
-THRESHOLD = 0.5  # what counts as a positive prediction for accuracy, precision and recall (Keras's default)
+PER_THRESHOLD_UNIT = 1e9  # binary accuracy, precision and recall get their threshold as an integer in 1e-9 units
 
 
 @inlined
@@ -57,15 +57,16 @@ def _class_hits(spec, p, y, stats):
 
 @kernel("I1 F2 F2 D1")
 def _mean_over_outputs(spec, p, y, stats):
-    """Binary accuracy, mean absolute or squared error: the per-sample mean over outputs, summed."""
-    metric, at = spec[0], spec[1]
+    """Binary accuracy (above the threshold: 1), mean absolute or squared error: the per-sample mean over
+    outputs, summed."""
+    metric, at, threshold = spec[0], spec[1], spec[2] / PER_THRESHOLD_UNIT
     total = 0.0
     for r in range(p.shape[0]):
         s = 0.0
         for j in range(p.shape[1]):
             d = float(p[r, j]) - float(y[r, j])
             if metric == ACC_BINARY:
-                s += 1.0 if (1.0 if p[r, j] > THRESHOLD else 0.0) == y[r, j] else 0.0
+                s += 1.0 if (1.0 if p[r, j] > threshold else 0.0) == y[r, j] else 0.0
             elif metric == METRIC_MAE:
                 s += abs(d)
             else:
@@ -76,11 +77,12 @@ def _mean_over_outputs(spec, p, y, stats):
 
 @kernel("I1 F2 F2 D1")
 def _confusion_counts(spec, p, y, stats):
-    """(true positives, false positives for precision or false negatives for recall) over every output."""
-    metric, at = spec[0], spec[1]
+    """(true positives, false positives for precision or false negatives for recall) over every output,
+    outputs above the threshold counting as predicted positives."""
+    metric, at, threshold = spec[0], spec[1], spec[2] / PER_THRESHOLD_UNIT
     for r in range(p.shape[0]):
         for j in range(p.shape[1]):
-            predicted, actual = p[r, j] > THRESHOLD, y[r, j] != 0
+            predicted, actual = p[r, j] > threshold, y[r, j] != 0
             stats[at] += 1.0 if predicted and actual else 0.0
             if metric == PRECISION:
                 stats[at + 1] += 1.0 if predicted and not actual else 0.0

@@ -289,7 +289,7 @@ def _loss_forward_backward(loss, mode, out, y, grad, want_grad, arg, rows, order
                 if r < rows:
                     auc_row(k_arg, out, y, r, yr, status, at)
             elif code == PRECISION or code == RECALL:
-                tp, other = counts_row(code, out, y, r, yr) if r < rows else (0.0, 0.0)
+                tp, other = counts_row(code, k_arg, out, y, r, yr) if r < rows else (0.0, 0.0)
                 block_add(red, tid, tp, status, at)
                 block_add(red, tid, other, status, at + 1)
             else:

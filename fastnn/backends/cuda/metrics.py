@@ -9,7 +9,7 @@ import math
 
 from ..codes import (ACC_BINARY, ACC_CATEGORICAL, ACC_SPARSE, METRIC_MAE, METRIC_MSE, PRECISION, TOP_K,
                      TOP_K_SPARSE)
-from ..cpu.metrics import THRESHOLD
+from ..cpu.metrics import PER_THRESHOLD_UNIT
 from .device import cuda, device_fn
 
 
@@ -43,7 +43,7 @@ def metric_row(metric, arg, p, y, r, yr):
     for j in range(p.shape[1]):
         d = float(p[r, j]) - float(y[yr, j])
         if metric == ACC_BINARY:
-            s += 1.0 if (1.0 if p[r, j] > THRESHOLD else 0.0) == y[yr, j] else 0.0
+            s += 1.0 if (1.0 if p[r, j] > arg / PER_THRESHOLD_UNIT else 0.0) == y[yr, j] else 0.0
         elif metric == METRIC_MAE:
             s += abs(d)
         elif metric == METRIC_MSE:
@@ -52,11 +52,12 @@ def metric_row(metric, arg, p, y, r, yr):
 
 
 @device_fn
-def counts_row(metric, p, y, r, yr):
-    """Row r's (true positives, false positives for PRECISION or false negatives for RECALL)."""
+def counts_row(metric, arg, p, y, r, yr):
+    """Row r's (true positives, false positives for PRECISION or false negatives for RECALL), outputs above
+    the threshold (arg, in 1e-9 units) counting as predicted positives."""
     tp, other = 0.0, 0.0
     for j in range(p.shape[1]):
-        predicted, actual = p[r, j] > THRESHOLD, y[yr, j] != 0
+        predicted, actual = p[r, j] > arg / PER_THRESHOLD_UNIT, y[yr, j] != 0
         tp += 1.0 if predicted and actual else 0.0
         if metric == PRECISION:
             other += 1.0 if predicted and not actual else 0.0
