@@ -143,7 +143,8 @@ def _model_from(entry, path):
     built, shape = [], None
     for layer in config.get("layers", []):
         if layer.get("class_name") == "InputLayer":
-            shape = layer["config"].get("batch_shape") or [None] + list(layer["config"]["input_shape"])
+            given = layer["config"]  # (Keras 3 writes batch_shape; older archives batch_input_shape)
+            shape = given.get("batch_shape") or given.get("batch_input_shape") or [None] + list(given["input_shape"])
         elif layer.get("class_name") == "Sequential":
             built.append(_model_from(layer, path))
         else:
