@@ -99,7 +99,7 @@ def _layer_config(layer):
     if isinstance(layer, layers_mod.Flatten):
         return {"data_format": "channels_last"}
     if isinstance(layer, layers_mod.Dense):
-        reg = layer.kernel_regularizer
+        reg = layer.kernel_regularizer  # (every other layer's config already uses Keras's names)
         config["kernel_regularizer"] = None if reg is None else {
             "module": "keras.regularizers", "class_name": "L1L2", "registered_name": None,
             "config": {"l1": reg.l1, "l2": reg.l2}}
@@ -166,6 +166,7 @@ _READ = {  # Keras class -> (fastnn class, the Keras arguments it takes)
     "Activation": (layers_mod.Activation, ("activation",)),
     "Dropout": (layers_mod.Dropout, ("rate",)),
     "Softmax": (layers_mod.Softmax, ("axis",)),
+    "BatchNormalization": (layers_mod.BatchNormalization, ("axis", "momentum", "epsilon", "center", "scale")),
 }
 
 

@@ -289,7 +289,58 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate}
 
 
-CLASSES = {cls.__name__: cls for cls in (InputLayer, Flatten, Dense, Activation, Softmax, Dropout)}
+class BatchNormalization(Layer):
+    """y = gamma (x - mean) / sqrt(variance + epsilon) + beta per feature (Ioffe & Szegedy 2015), with the
+    batch's statistics while training (and moving averages of them updated), the moving ones otherwise.
+
+    Keras 3's defaults and semantics: moving = moving * momentum + batch * (1 - momentum), the batch
+    variance biased; a frozen layer (trainable=False) runs in inference mode during fit too.
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 name=None, input_shape=None, trainable=True):
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
+        if isinstance(axis, bool) or axis not in (-1, 1):
+            raise ValueError(f"fastnn's layers see each sample as a vector, so BatchNormalization takes axis=-1 "
+                             f"(or 1). Received: axis={axis!r}")
+        if check_bool("center", center) is not True or check_bool("scale", scale) is not True:
+            raise ValueError(f"fastnn's BatchNormalization learns both gamma and beta: center=True and scale=True. "
+                             f"Received: center={center}, scale={scale}")
+        self.axis, self.center, self.scale = -1, True, True
+        self.momentum = check_float("momentum", momentum, 0.0, 1.0)
+        self.epsilon = check_float("epsilon", epsilon, 0.0, low_open=True)
+        given = {"gamma": gamma_initializer, "beta": beta_initializer, "moving_mean": moving_mean_initializer,
+                 "moving_variance": moving_variance_initializer}
+        self.initializers = {name: initializers.get(init, f"{name}_initializer") for name, init in given.items()}
+
+    def param_specs(self):
+        units = self.input_shape[0]
+        return [(name, (units,), init) for name, init in self.initializers.items()]
+
+    def param_ranges(self):
+        """gamma and beta only: the moving statistics are not the optimizer's."""
+        return [(self._slots["gamma"][0], self._slots["beta"][0] + self.input_shape[0])] if self.built else []
+
+    @property
+    def trainable_weights(self):
+        return self.get_weights()[:2] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return self.get_weights()[2:] if self.trainable else self.get_weights()
+
+    def plan_rows(self):
+        return [(codes.BATCHNORM, codes.LINEAR, 0.0, 0.0, 0.0, self.momentum, self.epsilon)]
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                **{f"{name}_initializer": init for name, init in self.initializers.items()}}
+
+
+CLASSES = {cls.__name__: cls for cls in (InputLayer, Flatten, Dense, Activation, Softmax, Dropout,
+                                         BatchNormalization)}
 
 
 def deserialize(entry):

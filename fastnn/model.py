@@ -22,7 +22,7 @@ from .backends import codes
 from .backends.cpu.losses import FUSED, LOGITS, PROBS
 from .callbacks import Callback, CallbackList, History, ProgbarLogger
 from .data import as_numeric, as_samples, split_tail
-from .layers import InputLayer, Layer, _unique_name
+from .layers import BatchNormalization, InputLayer, Layer, _unique_name
 
 
 @dataclass
@@ -45,13 +45,14 @@ def _plan_tables(layers):
     rows, frows = [], []
     width_done = 0
     for layer in layers:
-        for step, (kind, act, l1, l2, rate) in enumerate(layer.plan_rows()):
+        for step, (kind, act, l1, l2, rate, *norm) in enumerate(layer.plan_rows()):
             n_in = layer.input_shape[0] if step == 0 else layer.output_shape[0]  # (a later step follows the first)
             n_out = layer.output_shape[0]
-            w_off = layer._slots["kernel"][0] if kind == codes.DENSE else -1
+            w_off = layer._slots["kernel"][0] if kind == codes.DENSE else \
+                layer._slots["gamma"][0] if kind == codes.BATCHNORM else -1  # (gamma, beta, mean, variance)
             b_off = layer._slots["bias"][0] if kind == codes.DENSE and "bias" in layer._slots else -1
             rows.append((kind, n_in, n_out, act, w_off, b_off, width_done))
-            frows.append((l1, l2, rate))
+            frows.append((l1, l2, rate, *(norm or (0.0, 0.0))))
             width_done += n_out
     plan = np.array(rows, dtype=np.int64).reshape(-1, codes.PLAN_INT_COLS)
     return plan, np.array(frows, dtype=np.float64).reshape(-1, codes.PLAN_FLOAT_COLS)
@@ -70,7 +71,8 @@ def _trainable_ranges(layers, frozen):
 
 
 def _unregularized(fplan, layers, frozen):
-    """fplan without the kernel regularisers of frozen layers (Keras counts trainable weights' only)."""
+    """fplan without the kernel regularisers of frozen layers (Keras counts trainable weights' only), and with
+    frozen BatchNormalization steps marked (momentum -1: inference mode while training, as Keras 3)."""
     if not any(frozen):
         return fplan
     fplan, row = fplan.copy(), 0
@@ -78,6 +80,8 @@ def _unregularized(fplan, layers, frozen):
         rows = len(layer.plan_rows())
         if skip:
             fplan[row:row + rows, [codes.F_L1, codes.F_L2]] = 0.0
+            if isinstance(layer, BatchNormalization):
+                fplan[row, codes.F_MOMENTUM] = -1.0
         row += rows
     return fplan
 
@@ -716,7 +720,7 @@ class Sequential:
             print_fn(f" {layer.name + ' (' + layer.describe() + ')':<28}{shape:<26}{layer.count_params():>9,}")
         print_fn("=" * 65)
         total = self.count_params()
-        frozen = sum(layer.count_params() for layer in self.layers if not layer.trainable)
+        frozen = sum(int(np.size(w)) for w in self.non_trainable_weights)
         print_fn(f"Total params: {total:,}")
         print_fn(f"Trainable params: {total - frozen:,}")
         print_fn(f"Non-trainable params: {frozen:,}")

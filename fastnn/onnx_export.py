@@ -2,7 +2,7 @@
 
 One input "input" of shape (batch, *input_shape) and one output "output". A Dense layer is a Gemm
 (a MatMul without bias), then its activation; Flatten is ONNX's Flatten, Dropout the identity,
-Softmax a Softmax over the last axis. Activations map to ONNX's operators with Keras's constants
+Softmax a Softmax over the last axis, BatchNormalization ONNX's (inference mode: the moving statistics). Activations map to ONNX's operators with Keras's constants
 (LeakyRelu alpha 0.2, Selu, HardSigmoid 1/6 and 1/2, Clip to [0, 6] for relu6, the exact Gelu);
 swish and mish are written out (x * sigmoid(x), x * tanh(softplus(x))). Needs the onnx package:
 `pip install "fastnn[onnx]"`.
@@ -78,6 +78,11 @@ def _layer(graph, layer, h):
         return h  # (the input was flattened once, before the first layer)
     if isinstance(layer, layers_mod.Dropout):
         return graph.node("Identity", [h])
+    if isinstance(layer, layers_mod.BatchNormalization):  # inference mode: the moving statistics
+        gamma, beta, mean, var = layer.get_weights()
+        names = [graph.constant(f"{layer.name}_{part}", value) for part, value in
+                 (("gamma", gamma), ("beta", beta), ("moving_mean", mean), ("moving_variance", var))]
+        return graph.node("BatchNormalization", [h, *names], epsilon=layer.epsilon)
     raise ValueError(f"Layer {layer.name!r} ({type(layer).__name__}) has no ONNX export yet.")
 
 

@@ -289,3 +289,24 @@ def test_sample_weights_weigh_the_cuda_loss_as_the_cpus():
     for a, b in zip(cpu, gpu):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     np.testing.assert_allclose(cpu_logs, gpu_logs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("first, frozen", [(False, False), (True, True)])
+def test_batch_normalization_trains_on_cuda_as_on_the_cpu(first, frozen):
+    """Batch statistics and the moving ones' update (or, frozen, inference mode), then backprop (float64)."""
+    rng = np.random.default_rng(0)
+    x, labels = rng.normal(size=(16, 3)) * 2 + 1, rng.integers(0, 3, 16)
+    results = []
+    for device in ("cpu", "cuda"):
+        fnn.utils.set_random_seed(1)
+        norm = layers.BatchNormalization(momentum=0.9, trainable=not frozen, **({"input_shape": (3,)} if first else {}))
+        stack = [norm] if first else [layers.Dense(4, activation="tanh", input_shape=(3,)), norm,
+                                      layers.Activation("relu")]
+        m = fnn.Sequential(stack + [layers.Dense(3, activation="softmax")], dtype="float64")
+        m.compile(optimizer=fnn.optimizers.SGD(0.3), loss="sparse_categorical_crossentropy", device=device)
+        m.fit(x, labels, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        results.append((m.get_weights(), m.predict(x)))
+    (cpu, cpu_out), (gpu, gpu_out) = results
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cpu_out, gpu_out, rtol=0, atol=1e-12)

@@ -34,7 +34,7 @@ except Exception as exc:  # no numba-cuda, or no NVRTC / NVVM to compile with
 pytestmark = SIMULATOR_WARNINGS
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-KERNEL_MODULES = ("activations", "dense", "device", "losses", "loop", "optimizers", "random")
+KERNEL_MODULES = ("activations", "dense", "device", "losses", "loop", "normalization", "optimizers", "random")
 
 COMPILE = """
 import importlib, pickle, sys, types
@@ -55,8 +55,8 @@ sys.exit(failures)
 """
 
 CASES = [  # (dtype, layers, loss, optimizer, metrics): together they launch every kernel
-    ("float32", lambda: [layers.Dense(3, activation="relu", input_shape=(3,)), layers.Dropout(0.5),
-                         layers.Dense(3, activation="softmax")],
+    ("float32", lambda: [layers.Dense(3, activation="relu", input_shape=(3,)), layers.BatchNormalization(),
+                         layers.Dropout(0.5), layers.Dense(3, activation="softmax")],
      "sparse_categorical_crossentropy", "adam", ["accuracy"]),
     ("float64", lambda: [layers.Activation("elu", input_shape=(3,)),
                          layers.Dense(3, activation="softmax", kernel_regularizer="l2"), layers.Dropout(0.3),

@@ -25,7 +25,8 @@ def trained():
     fnn.utils.set_random_seed(0)
     m = fnn.Sequential([layers.Flatten(input_shape=(4, 4)),
                         layers.Dense(5, activation="gelu", kernel_regularizer=fnn.regularizers.L2(0.01)),
-                        layers.Dropout(0.2), layers.Dense(3), layers.Softmax()])
+                        layers.BatchNormalization(momentum=0.9), layers.Dropout(0.2), layers.Dense(3),
+                        layers.Softmax()])
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     m.fit(X, Y, epochs=1, verbose=0)
     return m
@@ -41,9 +42,10 @@ def test_save_writes_a_keras_archive_at_exactly_the_path_and_load_model_reads_it
         config = json.loads(archive.read("config.json"))
         with h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as store:
             assert store["layers/dense/vars/0"].shape == (16, 5) and store["layers/dense_1/vars/1"].shape == (3,)
-            assert len(store["layers/dropout/vars"]) == 0
-    assert [e["class_name"] for e in config["config"]["layers"]] == ["InputLayer", "Flatten", "Dense", "Dropout",
-                                                                      "Dense", "Softmax"]
+            assert len(store["layers/dropout/vars"]) == 0 and len(store["layers/batch_normalization/vars"]) == 4
+    assert [e["class_name"] for e in config["config"]["layers"]] == ["InputLayer", "Flatten", "Dense",
+                                                                      "BatchNormalization", "Dropout", "Dense",
+                                                                      "Softmax"]
     again = fnn.load_model(str(path))
     np.testing.assert_array_equal(again.predict(X), m.predict(X))
     assert [layer.name for layer in again.layers] == [layer.name for layer in m.layers] and not again.compiled
@@ -89,6 +91,13 @@ def test_keras_itself_loads_fastnns_archive_and_fastnn_loads_keras_archives(tmp_
     model.save(str(tmp_path / "keras.keras"))
     ours = fnn.load_model(str(tmp_path / "keras.keras"))
     np.testing.assert_allclose(ours.predict(x32), model.predict(x32, verbose=0), atol=1e-6)
-    keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()]).save(str(tmp_path / "bn.keras"))
-    with pytest.raises(ValueError, match="'BatchNormalization', which fastnn does not have"):
-        fnn.load_model(str(tmp_path / "bn.keras"))
+    norm = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.BatchNormalization()])
+    norm.compile(optimizer="adam", loss="mse")
+    norm.fit(X.reshape(20, -1)[:, :4].astype(np.float32), np.ones((20, 3), np.float32), epochs=2, verbose=0)
+    norm.save(str(tmp_path / "bn.keras"))
+    x4 = X.reshape(20, -1)[:, :4].astype(np.float32)
+    np.testing.assert_allclose(fnn.load_model(str(tmp_path / "bn.keras")).predict(x4), norm.predict(x4, verbose=0),
+                               atol=1e-5)
+    keras.Sequential([keras.Input((4,)), keras.layers.LayerNormalization()]).save(str(tmp_path / "ln.keras"))
+    with pytest.raises(ValueError, match="'LayerNormalization', which fastnn does not have"):
+        fnn.load_model(str(tmp_path / "ln.keras"))

@@ -20,8 +20,11 @@ def run(path, x):
 def test_every_layer_and_activation_runs_in_onnxruntime_as_in_fastnn(tmp_path):
     x = np.random.default_rng(0).normal(size=(7, 3, 4)).astype(np.float32)
     model = fnn.Sequential([layers.Flatten(input_shape=(3, 4))] + [layers.Dense(6, activation=a) for a in ACTIVATIONS]
-                           + [layers.Dropout(0.3), layers.Dense(4, use_bias=False), layers.Activation("tanh"),
-                              layers.Softmax()])
+                           + [layers.Dropout(0.3), layers.BatchNormalization(), layers.Dense(4, use_bias=False),
+                              layers.Activation("tanh"), layers.Softmax()])
+    weights = model.get_weights()  # moving statistics away from their initial 0 and 1
+    weights[-5:-1] = [np.full(6, 1.5), np.full(6, 0.2), np.full(6, -0.3), np.full(6, 2.0)]
+    model.set_weights(weights)
     model.export(str(tmp_path / "m.onnx"), format="onnx")
     np.testing.assert_allclose(run(tmp_path / "m.onnx", x), model.predict(x), rtol=0, atol=1e-5)
     graph = onnx.load(str(tmp_path / "m.onnx")).graph

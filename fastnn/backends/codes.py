@@ -23,14 +23,14 @@ M_CODE, M_SLOT, M_ARG = range(3)  # columns of the compiled metrics table: code,
 SGD, ADAM, RMSPROP, ADAGRAD = range(4)
 
 # kinds of compiled layer steps
-DENSE, ACTIVATION, DROPOUT = range(3)
+DENSE, ACTIVATION, DROPOUT, BATCHNORM = range(4)
 
 # columns of the int plan: one row per compiled layer step
 P_KIND, P_IN, P_OUT, P_ACT, P_W, P_B, P_OFF = range(7)
 PLAN_INT_COLS = 7
 # columns of the float plan
-F_L1, F_L2, F_RATE = range(3)
-PLAN_FLOAT_COLS = 3
+F_L1, F_L2, F_RATE, F_MOMENTUM, F_EPSILON = range(5)  # (a frozen BatchNormalization step: momentum < 0)
+PLAN_FLOAT_COLS = 5
 
 # initializers
 INIT_ZEROS, INIT_ONES, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_NORMAL = range(5)

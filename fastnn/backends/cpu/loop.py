@@ -23,13 +23,14 @@ per input feature (dense_backward_csr's scratch), `bidx` that batch's column ind
 
 import numpy as np
 
-from ..codes import (ACTIVATION, DENSE, DROPOUT, F_L1, F_L2, F_RATE, FROM_INPUT, LINEAR, P_ACT, P_B, P_IN, P_KIND,
-                     P_OFF, P_OUT, P_W, S_COUNT, S_LOSS)
+from ..codes import (ACTIVATION, BATCHNORM, DENSE, DROPOUT, F_EPSILON, F_L1, F_L2, F_MOMENTUM, F_RATE, FROM_INPUT,
+                     LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OFF, P_OUT, P_W, S_COUNT, S_LOSS)
 from .activations import activation_backward, activation_forward
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
 from .jit import abi, inlined, kernel, njit
 from .losses import FUSED, loss_forward_backward
 from .metrics import metrics_into
+from .normalization import batchnorm_backward, batchnorm_forward
 from .optimizers import optimizer_update
 from .random import dropout_mask
 from .views import flat, matrix
@@ -43,8 +44,8 @@ def work_layout(plan, cap, n_features, n_targets, task):
     """Offsets of the regions of `work` (WORK_REGIONS, then the total size) for batches of cap rows."""
     total = int(plan[-1, P_OFF] + plan[-1, P_OUT])
     widest = max(int(plan[:, P_OUT].max()), n_features)
-    sizes = [cap * n_features, cap * n_targets, cap * total, cap * total if task == TRAIN else 0,
-             cap * widest, cap * widest]
+    # masks: each step's dropout mask, or a batch normalisation's two saved rows (so at least 2 rows)
+    sizes = [cap * n_features, cap * n_targets, cap * total, max(cap, 2) * total, cap * widest, cap * widest]
     return np.cumsum([0] + sizes).astype(np.int64)
 
 
@@ -58,6 +59,12 @@ def layer_output(plan, l, buf, cap, b):
 def kernel_of(plan, l, params):
     """Layer step l's kernel (inputs, units) as a view of the flat parameter buffer."""
     return matrix(params, plan[l, P_W], plan[l, P_IN], plan[l, P_OUT])
+
+
+@inlined
+def norm_of(plan, l, params):
+    """A BatchNormalization step's gamma, beta, moving mean and moving variance (its units each), one view."""
+    return params[plan[l, P_W]:plan[l, P_W] + 4 * plan[l, P_OUT]]
 
 
 @kernel("I2 i F1 -> F1")
@@ -112,8 +119,11 @@ def forward(plan, fplan, params, xs, rows, indptr, indices, csr, acts, masks, ca
         elif kind == ACTIVATION:
             copy(flat(h), flat(out))
             activation_forward(act, out)
+        elif kind == BATCHNORM:
+            batchnorm_forward(h, out, norm_of(plan, l, params), layer_output(plan, l, masks, max(cap, 2), 2),
+                              fplan[l, F_MOMENTUM], fplan[l, F_EPSILON], training and fplan[l, F_MOMENTUM] >= 0)
         elif training and kind == DROPOUT and fplan[l, F_RATE] > 0:
-            mask = flat(layer_output(plan, l, masks, cap, b))
+            mask = flat(layer_output(plan, l, masks, max(cap, 2), b))
             dropout_mask(mask, fplan[l, F_RATE])
             multiply(flat(h), mask, flat(out))
         else:
@@ -145,8 +155,12 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
             dense_backward(h, kernel_of(plan, l, params), g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
                            has_bias, matrix(other, 0, b, n_in), l > 0)
             g_buf, other = other, g_buf
+        elif kind == BATCHNORM:
+            x_in = xs if l == 0 else layer_output(plan, l - 1, acts, cap, b)
+            batchnorm_backward(x_in, g, norm_of(plan, l, params), layer_output(plan, l, masks, max(cap, 2), 2),
+                               norm_of(plan, l, grads), fplan[l, F_MOMENTUM] >= 0)
         elif kind == DROPOUT and fplan[l, F_RATE] > 0:
-            multiply(flat(g), flat(layer_output(plan, l, masks, cap, b)), flat(g))
+            multiply(flat(g), flat(layer_output(plan, l, masks, max(cap, 2), b)), flat(g))
 
 
 @kernel("I2 D2 F1 F1 b -> d")

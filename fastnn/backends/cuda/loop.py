@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..codes import (DENSE, DROPOUT, F_L1, F_L2, F_RATE, FROM_INPUT, LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OUT, P_W,
-                     S_COUNT, S_LOSS)
+from ..codes import (BATCHNORM, DENSE, DROPOUT, F_EPSILON, F_L1, F_L2, F_MOMENTUM, F_RATE, FROM_INPUT, LINEAR,
+                     P_ACT, P_B, P_IN, P_KIND, P_OUT, P_W, S_COUNT, S_LOSS)
 from . import status as st
 from .activations import activation_backward, activation_forward, elementwise_backward
 from .dense import dense_forward, input_grad, penalty, weight_grads
 from .device import cuda, dummy, empty, fill, flat, jit, source_row, to_device
 from .losses import FUSED, loss_forward_backward
+from .normalization import batchnorm_backward, batchnorm_forward
 from .optimizers import optimizer_update
 from .random import dropout_forward, make_states
 
@@ -33,7 +34,9 @@ class Workspace:
         widths = [int(w) for w in plan[:, P_OUT]]
         self.outs = [empty((cap, w), dtype) for w in widths]  # each step's output
         self.grads = [empty((cap, w), dtype) for w in widths]  # dL/dz of each step
-        self.masks = [empty((cap, w), dtype) if kind == DROPOUT else None for w, kind in zip(widths, plan[:, P_KIND])]
+        # a dropout step's mask, or a batch normalisation's saved mean and 1/std
+        self.masks = [empty((cap, w), dtype) if kind == DROPOUT else empty((2, w), dtype) if kind == BATCHNORM
+                      else None for w, kind in zip(widths, plan[:, P_KIND])]
         self.xb = empty((cap, n_features), dtype) if plan[0, P_KIND] != DENSE else None
         self.no_mask = dummy(np.dtype(dtype).name, 2)
         self.no_order = dummy("int64")
@@ -89,6 +92,8 @@ class Step:
     b: object = None
     dw: object = None
     db: object = None
+    momentum: float = 0.0  # (BatchNormalization: w_flat and dw hold gamma, beta, moving mean and variance)
+    epsilon: float = 0.0
 
 
 def steps_of(plan, fplan, params, grads):
@@ -96,6 +101,11 @@ def steps_of(plan, fplan, params, grads):
     steps = []
     for l in range(plan.shape[0]):
         kind, act, rate = int(plan[l, P_KIND]), int(plan[l, P_ACT]), float(fplan[l, F_RATE])
+        if kind == BATCHNORM:
+            w0, n_out = int(plan[l, P_W]), int(plan[l, P_OUT])
+            steps.append(Step(kind, act, rate, w_flat=params[w0:w0 + 4 * n_out], dw=grads[w0:w0 + 4 * n_out],
+                              momentum=float(fplan[l, F_MOMENTUM]), epsilon=float(fplan[l, F_EPSILON])))
+            continue
         if kind != DENSE:
             steps.append(Step(kind, act, rate))
             continue
@@ -143,6 +153,9 @@ def forward(steps, x, source, rows, ws, training, fused):
         if s.kind == DENSE:
             dense_forward(h, s.w, s.b, s.has_bias, act, out, rows, order, start, gather)
             order, start, gather = ws.no_order, 0, False
+        elif s.kind == BATCHNORM:
+            batchnorm_forward(h, out, s.w_flat, ws.masks[l], s.momentum, s.epsilon, training and s.momentum >= 0,
+                              rows)
         elif s.kind == DROPOUT:
             if training and s.rate > 0:
                 dropout_forward(h, ws.masks[l], out, s.rate, ws.states, rows)
@@ -169,6 +182,12 @@ def backward(steps, x, source, ys, rows, ws, status, parity):
                          status, parity)
             if l > 0:
                 input_grad(g, s.w, ws.grads[l - 1], rows, below, derivative_input(l - 1, steps, ys, ws))
+        elif s.kind == BATCHNORM:
+            dx = ws.grads[l - 1] if l > 0 else g
+            batchnorm_backward(ys[l - 1] if l > 0 else ws.xb, g, s.w_flat, ws.masks[l], s.dw, s.momentum >= 0,
+                               rows, dx)
+            if l > 0:
+                activation_backward(below, derivative_input(l - 1, steps, ys, ws), dx, rows)
         elif l > 0:
             use_mask = s.kind == DROPOUT and s.rate > 0
             elementwise_backward(g, ws.masks[l] if use_mask else ws.no_mask, use_mask, below,
