@@ -336,7 +336,8 @@ class Sequential:
         """Have the backend compile (or load) what task ("fit", "evaluate" or "predict") runs for this model."""
         loss = None if task == "predict" else (self.loss.code, _loss_mode(self.plan, self.loss))
         metrics = () if task == "predict" else self._metric_table()[0][:, codes.M_CODE]
-        self._backend.prepare(self.dtype, verbose, loss, self.optimizer.code if task == "fit" else None, metrics)
+        self._backend.prepare(self.dtype, verbose, loss, self.optimizer.code if task == "fit" else None, metrics,
+                              self.plan[:, codes.P_KIND])
 
     def _network(self):
         leaves = self._leaves()

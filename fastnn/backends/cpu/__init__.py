@@ -74,13 +74,13 @@ class CpuBackend:
         """Overwrite an array in place (compiled networks keep referring to it)."""
         target[:] = host
 
-    def prepare(self, dtype, verbose, loss=None, optimizer=None, metrics=()):
+    def prepare(self, dtype, verbose, loss=None, optimizer=None, metrics=(), kinds=()):
         """Compile (or load from Numba's cache) the loop for dtype before the first batch, announced when verbose.
 
         loss: (code, mode) of the loss to evaluate or train with; optimizer: the code of the one to train with;
-        metrics: the codes of the metrics to compute.
+        metrics: the codes of the metrics to compute; kinds: those of the network's layer steps.
         """
-        compiling.prepare(dtype, verbose, compiling.needed(loss, optimizer, metrics))
+        compiling.prepare(dtype, verbose, compiling.needed(loss, optimizer, metrics, kinds))
 
     def put_data(self, x, y, train_batch=None):
         """(x, y, indptr, indices), the CSR index of x's nonzeros filled in for training on mostly-zero x.
@@ -166,7 +166,8 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
     x, y, indptr, indices = data
     # (done already by fit/evaluate/predict, with the notice: the loop must never call a kernel not loaded)
     compiling.prepare(x.dtype, 0, compiling.needed(None if task == loop.PREDICT else (net.loss, net.mode),
-                                                   opt_code if task == loop.TRAIN else None, net.metrics[:, 0]))
+                                                   opt_code if task == loop.TRAIN else None, net.metrics[:, 0],
+                                                   net.plan[:, P_KIND]))
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
                     int(net.loss), int(net.mode), float(net.loss_arg), net.metrics, x, y, indptr, indices, order,
                     int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx,

@@ -2,7 +2,7 @@
 
 A process compiles each entry point and kernel (jit.KERNELS) once per float type, or loads it
 from Numba's on-disk cache. A model needs the entry points and the kernels of `needed()`: every
-kernel but those of the other losses, optimizers and metrics. Numba compiles one function at a
+kernel but those of the other losses, optimizers, metrics and layer kinds. Numba compiles one function at a
 time, so on a miss the work is shared out between this process and helper processes, one per
 further core, each writing what it compiled to the cache: kernels, and in the first helper the
 entry points too (they call the kernels through slots, so they compile without them: see jit.py).
@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from ... import config
-from . import jit, loop, losses, optimizers
+from . import jit, loop, losses, normalization, optimizers
 from . import metrics as metrics_kernels
 from .dense import nonzero_index_into
 
@@ -55,11 +55,14 @@ def kernels(dtype, chosen=None):
     return [(k.compiled, jit.argument_types(k.kinds, float_type)) for k in (jit.KERNELS if chosen is None else chosen)]
 
 
-def needed(loss=None, optimizer=None, metrics=()):
-    """The kernels a model calls: all but those picked by a loss, optimizer or metric code, and its own loss's
-    ((code, mode), when it evaluates or trains), optimizer's (its code, when it trains) and metrics' (codes)."""
-    chosen = set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) | set(metrics_kernels.CHOSEN_BY_CODE)
-    picked = [k for code in metrics for k in metrics_kernels.kernels_for(code)]
+def needed(loss=None, optimizer=None, metrics=(), kinds=()):
+    """The kernels a model calls: all but those picked by a loss, optimizer, metric or layer step code, and its
+    own loss's ((code, mode), when it evaluates or trains), optimizer's (its code, when it trains), metrics'
+    (codes) and layer steps' (the plan's kinds)."""
+    chosen = set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) | set(metrics_kernels.CHOSEN_BY_CODE) | \
+        set(normalization.CHOSEN_BY_CODE)
+    picked = [k for code in metrics for k in metrics_kernels.kernels_for(code)] + \
+        [k for kind in kinds for k in normalization.kernels_for(kind)]
     return ([k for k in jit.KERNELS if k not in chosen] + (losses.kernels_for(*loss) if loss else [])
             + (optimizers.kernels_for(optimizer) if optimizer is not None else []) + list(dict.fromkeys(picked)))
 

@@ -61,7 +61,7 @@ def kernel_of(plan, l, params):
     return matrix(params, plan[l, P_W], plan[l, P_IN], plan[l, P_OUT])
 
 
-@inlined
+@kernel("I2 i F1 -> F1")
 def norm_of(plan, l, params):
     """A BatchNormalization step's gamma, beta, moving mean and moving variance (its units each), one view."""
     return params[plan[l, P_W]:plan[l, P_W] + 4 * plan[l, P_OUT]]

@@ -7,6 +7,7 @@
 
 import numpy as np
 
+from ..codes import BATCHNORM
 from .jit import kernel
 
 
@@ -68,3 +69,11 @@ def batchnorm_backward(x, g, norm, saved, grads, training):
                 g[r, j] = gamma[j] * inv[j] / n * (n * g[r, j] - dbeta[j] - xhat * dgamma[j])
             else:
                 g[r, j] = gamma[j] * inv[j] * g[r, j]
+
+
+def kernels_for(kind):
+    """The kernels a layer step of this kind calls here: both for a BatchNormalization step, else none."""
+    return CHOSEN_BY_CODE if kind == BATCHNORM else []
+
+
+CHOSEN_BY_CODE = [batchnorm_forward, batchnorm_backward]  # loaded only for networks with such a step

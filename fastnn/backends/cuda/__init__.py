@@ -56,7 +56,7 @@ class CudaBackend:
         """Overwrite a device array in place (compiled networks keep referring to it)."""
         target.copy_to_device(np.ascontiguousarray(host, dtype=target.dtype))
 
-    def prepare(self, dtype, verbose, loss=None, optimizer=None, metrics=()):
+    def prepare(self, dtype, verbose, loss=None, optimizer=None, metrics=(), kinds=()):
         """Nothing ahead of time: each CUDA kernel compiles (or loads from Numba's cache) at its first launch."""
 
     def put_data(self, x, y, train_batch=None):
