@@ -17,8 +17,9 @@ unicode arrays holding JSON, so `np.load(path)` works without `allow_pickle`:
 A weights file holds the first four entries. A model file holds all of them, except that
 an unbuilt model has no weights_layout/weights, an uncompiled one no compile_config,
 optimizer_iterations or optimizer_slots, and a compiled one that never trained no
-optimizer_slots. Like np.savez, saving appends ".npz" to a path without it; loading reads
-the path as given when such a file exists, else the path with ".npz" appended.
+optimizer_slots. Saving writes exactly the path given (a path ending in .keras gets a Keras 3
+archive instead: keras_archive.py); loading reads the path as given when such a file exists,
+else the path with ".npz" appended (what earlier versions wrote, as np.savez does).
 
 Files are written atomically (a temporary file in the same folder, fsync, os.replace):
 a failed save leaves an earlier file intact and no temporary file behind.
@@ -370,12 +371,13 @@ def _device(saved):
 
 
 def _save_path(path):
-    """path as a str, with '.npz' appended when missing (as np.savez does); a folder is an error."""
+    """path as a str, written exactly (no suffix added: a model saved as "m" is the file "m"); a folder is an
+    error."""
     path = _as_str(path)
     if os.path.isdir(path):
         raise ValueError(f"Cannot save to {path!r}: it is a folder. Give a file path, e.g. "
                          f"{os.path.join(path, 'model.npz')!r}.")
-    return path if path.endswith((_SUFFIX, ".keras")) else path + _SUFFIX
+    return path
 
 
 def _as_str(path):

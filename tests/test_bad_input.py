@@ -99,8 +99,8 @@ def truncated_file(tmp_dir, model):
 
 
 def other_weights(tmp_dir):
-    fnn.Sequential([layers.Dense(5, input_shape=(3,)), layers.Dense(3)]).save_weights(tmp_dir / "other")
-    return tmp_dir / "other"
+    fnn.Sequential([layers.Dense(5, input_shape=(3,)), layers.Dense(3)]).save_weights(tmp_dir / "other.npz")
+    return tmp_dir / "other.npz"
 
 
 def sp(m):

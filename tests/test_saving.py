@@ -103,19 +103,20 @@ def test_file_is_plain_numpy_with_the_documented_layout(tmp_path):
     assert data["optimizer_slots"].shape == (2, model.count_params()) and int(data["optimizer_iterations"]) == 6
 
 
-def test_suffix_is_added_like_np_savez_and_either_spelling_loads(tmp_path):
+def test_a_save_writes_exactly_the_path_given_and_an_older_suffixed_file_still_loads(tmp_path):
     model = make_model()
     model.save(str(tmp_path / "plain"))
-    assert os.listdir(tmp_path) == ["plain.npz"]
-    for name in ("plain", "plain.npz"):
-        np.testing.assert_array_equal(fnn.load_model(tmp_path / name).predict(X), model.predict(X))
+    assert os.listdir(tmp_path) == ["plain"]
+    np.testing.assert_array_equal(fnn.load_model(tmp_path / "plain").predict(X), model.predict(X))
+    os.rename(tmp_path / "plain", tmp_path / "old.npz")  # (earlier versions appended .npz, as np.savez does)
+    np.testing.assert_array_equal(fnn.load_model(tmp_path / "old").predict(X), model.predict(X))
 
 
 def test_uncompiled_model_saves_architecture_and_weights_only(tmp_path):
     model = fnn.Sequential([layers.Input(shape=(2, 3)), layers.Flatten(), layers.Dense(4, use_bias=False),
                             layers.Activation("relu"), layers.Dense(1, kernel_initializer="he_normal")])
     model.save(tmp_path / "u")
-    with np.load(tmp_path / "u.npz") as f:
+    with np.load(tmp_path / "u") as f:
         assert "compile_config" not in f.files and "optimizer_slots" not in f.files
     again = fnn.load_model(tmp_path / "u")
     assert not again.compiled and again.input_shape == (None, 2, 3)
@@ -184,7 +185,7 @@ def twin():
 def test_save_weights_and_load_weights(tmp_path):
     model = make_model()
     model.save_weights(tmp_path / "w")
-    with np.load(tmp_path / "w.npz") as f:
+    with np.load(tmp_path / "w") as f:
         assert set(f.files) == {"fastnn_format", "content", "weights_layout", "weights"}
     other = twin()
     other.compile(optimizer="adam", loss="sparse_categorical_crossentropy", device="cpu")
@@ -200,7 +201,7 @@ def test_load_weights_reads_a_full_save_too(tmp_path):
     model = make_model()
     model.save(tmp_path / "full")
     other = twin()
-    other.load_weights(tmp_path / "full.npz")
+    other.load_weights(tmp_path / "full")
     assert_same_weights(other, model)
 
 
@@ -208,7 +209,7 @@ def test_load_weights_rejects_another_architecture_and_leaves_weights(tmp_path):
     make_model().save_weights(tmp_path / "w")
     other = fnn.Sequential([layers.Dense(9, input_shape=(5,)), layers.Dense(3)])
     before = other.get_weights()
-    with pytest.raises(ValueError, match=r"w\.npz.*weights shaped .*expects"):
+    with pytest.raises(ValueError, match=r"/w' holds weights shaped .*expects"):
         other.load_weights(tmp_path / "w")
     assert_same_weights_list(other.get_weights(), before)
 
@@ -282,7 +283,7 @@ def test_saved_file_gets_ordinary_permissions(tmp_path):
     make_model().save(tmp_path / "m")
     umask = os.umask(0)
     os.umask(umask)
-    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 # --- bad files -------------------------------------------------------------------------------------
@@ -388,11 +389,11 @@ def test_checkpoint_save_best_only_follows_the_monitored_value(tmp_path, capsys)
     ckpt.set_model(model)
     for epoch, val_loss in enumerate([1.0, 0.5, 0.7, 0.5, 0.25]):
         ckpt.on_epoch_end(epoch, {"loss": 0.1, "val_loss": val_loss})
-    assert sorted(os.listdir(tmp_path)) == ["ck-01-1.00.npz", "ck-02-0.50.npz", "ck-05-0.25.npz"]
+    assert sorted(os.listdir(tmp_path)) == ["ck-01-1.00", "ck-02-0.50", "ck-05-0.25"]
     out = capsys.readouterr().out
     assert "Epoch 2: val_loss improved from 1.00000 to 0.50000, saving model to" in out
     assert "Epoch 3: val_loss did not improve from 0.50000" in out
-    assert fnn.load_model(tmp_path / "ck-05-0.25.npz").compiled
+    assert fnn.load_model(tmp_path / "ck-05-0.25").compiled
 
 
 def test_checkpoint_max_mode_for_accuracy_and_weights_only(tmp_path):
@@ -405,7 +406,7 @@ def test_checkpoint_max_mode_for_accuracy_and_weights_only(tmp_path):
     saved = model.get_weights()
     model.fit(X, Y, epochs=1, verbose=0)
     ckpt.on_epoch_end(1, {"val_accuracy": 0.4})
-    with np.load(tmp_path / "best.npz") as f:
+    with np.load(tmp_path / "best") as f:
         assert str(f["content"]) == "weights"
     other = twin()
     other.load_weights(tmp_path / "best")
@@ -420,7 +421,7 @@ def test_checkpoint_in_fit_keeps_the_best_epoch(tmp_path):
     every = callbacks.ModelCheckpoint(tmp_path / "all" / "e{epoch}")
     best = callbacks.ModelCheckpoint(tmp_path / "best.npz", save_best_only=True)
     model.fit(X[:32], Y[:32], epochs=4, validation_data=(X[32:], Y[32:]), verbose=0, callbacks=[record, every, best])
-    assert sorted(os.listdir(tmp_path / "all")) == ["e1.npz", "e2.npz", "e3.npz", "e4.npz"]
+    assert sorted(os.listdir(tmp_path / "all")) == ["e1", "e2", "e3", "e4"]
     best_loss, best_weights = min(seen, key=lambda item: item[0])
     assert_same_weights_list(fnn.load_model(tmp_path / "best.npz").get_weights(), best_weights)
     assert_same_weights(fnn.load_model(tmp_path / "all" / "e4"), model)
