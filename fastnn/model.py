@@ -409,7 +409,7 @@ class Sequential:
         shuffle = check_bool("shuffle", shuffle)
         validation_freq = check_int("validation_freq", validation_freq, minimum=1)
         callbacks = _check_callbacks(callbacks)
-        sample_weights.combine(sample_weight, class_weight)
+        sample_weights.refuse_both(sample_weight, class_weight)
         if streams.is_stream(x):
             if sample_weight is not None or class_weight is not None:
                 raise ValueError("With batches as input, give each batch's weights in the batch, as (x, y, "

@@ -58,7 +58,7 @@ def attach(y, w):
     return out
 
 
-def combine(sample_weight, class_weight):
+def refuse_both(sample_weight, class_weight):
     """Refuse both at once, as Keras 3 does."""
     if sample_weight is not None and class_weight is not None:
         raise ValueError("You cannot use class_weight and sample_weight at the same time: multiply the class "

@@ -188,6 +188,7 @@ def test_the_compile_notice_needs_verbose_and_a_real_compilation(monkeypatch, ca
     quiet, loud = numba.njit(lambda n: n + 1), numba.njit(lambda n: n + 2)
     int64 = (numba.int64,)
     monkeypatch.setattr(compiling, "_ready", set())
+    monkeypatch.setattr(compiling, "_loaded", set())
     monkeypatch.setattr(compiling, "_on_disk", lambda dispatcher, sig: (False, "/the/cache"))
     monkeypatch.setattr(compiling, "_compile_in_parallel", lambda dtype, jobs, missing: None)  # (tested below)
     monkeypatch.setattr(compiling, "entry_points", lambda dtype: [(quiet, int64)])

@@ -18,6 +18,7 @@ hit prints nothing. The cache check reads Numba's cache index (private API): if 
 fails, the notice is printed as for a miss and no helper is started.
 """
 
+import functools
 import os
 import signal
 import subprocess
@@ -56,18 +57,27 @@ def kernels(dtype, chosen=None):
 
 
 def needed(loss=None, optimizer=None, metrics=(), kinds=()):
-    """The kernels a model calls: all but those picked by a loss, optimizer, metric or layer step code, and its
-    own loss's ((code, mode), when it evaluates or trains), optimizer's (its code, when it trains), metrics'
-    (codes) and layer steps' (the plan's kinds)."""
+    """The kernels a model calls, as a tuple: all but those picked by a loss, optimizer, metric or layer step
+    code, and its own loss's ((code, mode), when it evaluates or trains), optimizer's (its code, when it
+    trains), metrics' (codes) and layer steps' (the plan's kinds). Remembered: every compiled call asks."""
+    return _needed(None if loss is None else (int(loss[0]), int(loss[1])),
+                   None if optimizer is None else int(optimizer),
+                   frozenset(int(code) for code in metrics), frozenset(int(kind) for kind in kinds))
+
+
+@functools.lru_cache(maxsize=None)
+def _needed(loss, optimizer, metrics, kinds):
     chosen = set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) | set(metrics_kernels.CHOSEN_BY_CODE) | \
         set(normalization.CHOSEN_BY_CODE)
     picked = [k for code in metrics for k in metrics_kernels.kernels_for(code)] + \
         [k for kind in kinds for k in normalization.kernels_for(kind)]
-    return ([k for k in jit.KERNELS if k not in chosen] + (losses.kernels_for(*loss) if loss else [])
-            + (optimizers.kernels_for(optimizer) if optimizer is not None else []) + list(dict.fromkeys(picked)))
+    return tuple([k for k in jit.KERNELS if k not in chosen] + (losses.kernels_for(*loss) if loss else [])
+                 + (optimizers.kernels_for(optimizer) if optimizer is not None else [])
+                 + list(dict.fromkeys(picked)))
 
 
 _ready = set()  # float types whose entry points are loaded
+_loaded = set()  # (float type, needed() tuple) whose kernels are loaded too: prepare() has nothing to do
 _background = {}  # float type -> the helper compiling the kernels not needed yet
 
 
@@ -240,9 +250,12 @@ def prepare(dtype, verbose, chosen=None):
     """Compile (or load) the entry points and kernels (`chosen` ones, else all: see needed()) for dtype now;
     announce a compilation when verbose. Then compile the rest in the background."""
     dtype = np.dtype(dtype)
+    if (dtype, chosen) in _loaded:
+        return
     float_type = numba.from_dtype(dtype)
     todo = [k for k in (jit.KERNELS if chosen is None else chosen) if not jit.published(k, float_type)]
     if dtype in _ready and not todo:
+        _loaded.add((dtype, chosen))
         return
     entries_known = dtype in _ready
     entries = [] if entries_known else [(d, sig) for d, sig in entry_points(dtype) if sig not in d.overloads]
@@ -283,6 +296,6 @@ def _cold(jobs):
 
 def _compile_the_rest_in_background(dtype):
     """Start a helper compiling, at the lowest priority, the kernels for dtype that are not in the cache yet."""
-    rest = [(d, sig, path) for d, sig, path in _cold(kernels(dtype))]
+    rest = _cold(kernels(dtype))
     if rest and _processes() > 1 and dtype not in _background and all(path for _, _, path in rest):
         _background[dtype] = _start_helper(dtype, [BACKGROUND] + [(d, sig) for d, sig, _ in rest])

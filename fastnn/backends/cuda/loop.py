@@ -213,7 +213,8 @@ def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, st
     steps = steps_of(net.plan, net.fplan, net.params, net.grads)
     status = ws.begin(len(stats))
     metrics, n_metrics = ws.metric_codes(net.metrics)
-    hyper = ws.hyper(opt.hyper_table(stop - first))  # a row per step (one when the rate is constant)
+    table = ws.hyper(opt.hyper_table(stop - first))  # a row per step (one when the rate is constant)
+    hyper = [table[i] for i in range(table.shape[0])]  # (device views made once, not per step)
     ws.ensure_states(steps)
     fused = net.mode == FUSED
     last_act = LINEAR if fused or steps[-1].act >= FROM_INPUT else steps[-1].act  # (those: applied below)
@@ -228,7 +229,7 @@ def train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, st
         if steps[-1].act >= FROM_INPUT:
             activation_backward(steps[-1].act, derivative_input(len(steps) - 1, steps, ys, ws), ws.grads[-1], rows)
         backward(steps, x, source, ys, rows, ws, status, parity)
-        optimizer_update(opt.code, net.params, net.grads, opt.slots, hyper[min(k - first, hyper.shape[0] - 1)],
+        optimizer_update(opt.code, net.params, net.grads, opt.slots, hyper[min(k - first, len(hyper) - 1)],
                          opt.iterations + k - first, net.ranges, status, parity, rows)
     host = status.copy_to_host()
     stats += host[st.STATS:]
