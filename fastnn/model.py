@@ -38,6 +38,7 @@ class Network:
     metrics: np.ndarray
     ranges: object  # [start, stop) rows of the parameters the optimizer updates (the trainable layers')
     loss_arg: float = 0.0  # the loss's parameter, when it has one (Huber's delta)
+    reduction: int = codes.REDUCE_BATCH  # REDUCE_WEIGHTS: fastnn.sklearn's estimators (scikit-learn's objective)
 
 
 def _plan_tables(layers):
@@ -344,7 +345,8 @@ class Sequential:
         frozen = [not self._trainable_at_compile.get(id(layer), layer.trainable) for layer in leaves]
         return Network(self.plan, _unregularized(self.fplan, leaves, frozen), self._store.flat, self._grads,
                        self.loss.code, _loss_mode(self.plan, self.loss), self._metric_table()[0],
-                       self._backend.from_host(_trainable_ranges(leaves, frozen)), self.loss.arg)
+                       self._backend.from_host(_trainable_ranges(leaves, frozen)), self.loss.arg,
+                       self.__dict__.get("_reduction", codes.REDUCE_BATCH))
 
     def _metric_table(self):
         """(the compiled metrics table, the size of the stats vector it fills): see metrics.table."""
@@ -539,7 +541,8 @@ class Sequential:
     def _train_epoch(self, net, data, n, shuffle, batch_size, steps, ws, cbs, progbar, verbose):
         """One epoch as few compiled calls as the progress bar and callbacks allow."""
         backend, opt = self._backend, self.optimizer
-        order = backend.epoch_order(n, shuffle)
+        draw = self.__dict__.get("_epoch_orders")  # fastnn.sklearn's: scikit-learn's shuffles, from its random_state
+        order = draw(n) if shuffle and draw is not None else backend.epoch_order(n, shuffle)
         stats = self._new_stats()
         per_batch = cbs.wants_batches()
         chunk = 1 if (per_batch or verbose == 1) else steps

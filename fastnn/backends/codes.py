@@ -14,6 +14,10 @@ MSE, MAE, HINGE, BCE, CCE, SCCE = range(6)
 HUBER, LOG_COSH, POISSON, MAPE, MSLE, SQUARED_HINGE, CATEGORICAL_HINGE, KLD = range(6, 14)
 POINTWISE_LOSSES = (HUBER, LOG_COSH, POISSON, MAPE, MSLE, SQUARED_HINGE)  # mean over outputs of f(p, y)
 
+# loss reductions: how a batch's loss sum (and the regularisers' penalty) become the value trained on
+REDUCE_BATCH = 0  # Keras 3's "sum over batch size": sum_r w_r l_r / batch + penalty
+REDUCE_WEIGHTS = 1  # scikit-learn's MLP: (sum_r w_r l_r + penalty) / sum_r w_r (CPU backend only)
+
 # metrics
 ACC_BINARY, ACC_CATEGORICAL, ACC_SPARSE, METRIC_MAE, METRIC_MSE = range(5)
 TOP_K, TOP_K_SPARSE, PRECISION, RECALL, AUC = range(5, 10)

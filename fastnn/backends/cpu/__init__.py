@@ -113,6 +113,16 @@ class CpuBackend:
                         net.ranges, data, order, not shuffled, csr, batch_size, first, stop, ws, stats,
                         _nothing(data[0].dtype, 2))
 
+    def gradient(self, net, data, ws, n_stats):
+        """Loss value (stats) and gradient (left in net.grads) over all of data as one batch, in training mode:
+        what a full-batch optimizer such as L-BFGS asks for."""
+        stats, n = np.zeros(n_stats), data[0].shape[0]
+        csr = loop.WHOLE_INDEX if data[2].size and net.plan[0, P_KIND] == DENSE else loop.DENSE_INPUT
+        with blas.limited(_blas_threads(net.plan, n, csr != loop.DENSE_INPUT)):
+            _run(loop.GRADIENT, net, _nothing(data[0].dtype, 2), 0, _nothing(np.float64, 2), 0.0,
+                 _nothing(np.int64, 2), data, np.arange(n), True, csr, n, 0, 1, ws, stats, _nothing(data[0].dtype, 2))
+        return stats
+
     def evaluate(self, net, data, batch_size, ws, n_stats):
         """Loss and metric sums over data (from put_data), in batches: a stats vector of n_stats slots."""
         stats = np.zeros(n_stats)
@@ -169,9 +179,9 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
                                                    opt_code if task == loop.TRAIN else None, net.metrics[:, 0],
                                                    net.plan[:, P_KIND]))
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
-                    int(net.loss), int(net.mode), float(net.loss_arg), net.metrics, x, y, indptr, indices, order,
-                    int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout, ws.iwork, ws.bidx,
-                    stats, out)
+                    int(net.loss), int(net.mode), float(net.loss_arg), int(net.reduction), net.metrics, x, y, indptr,
+                    indices, order, int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout,
+                    ws.iwork, ws.bidx, stats, out)
     if done < 0:
         raise RuntimeError("fastnn internal error: a CPU buffer is smaller than the network needs")
     return done

@@ -24,18 +24,19 @@ per input feature (dense_backward_csr's scratch), `bidx` that batch's column ind
 import numpy as np
 
 from ..codes import (ACTIVATION, BATCHNORM, DENSE, DROPOUT, F_EPSILON, F_L1, F_L2, F_MOMENTUM, F_RATE, FROM_INPUT,
-                     LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OFF, P_OUT, P_W, S_COUNT, S_LOSS)
+                     LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OFF, P_OUT, P_W, REDUCE_WEIGHTS, S_COUNT, S_LOSS)
 from .activations import activation_backward, activation_forward
+from .blas import gemm
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
 from .jit import abi, inlined, kernel, njit
-from .losses import FUSED, loss_forward_backward
+from .losses import FUSED, loss_forward_backward, total_weight
 from .metrics import metrics_into
 from .normalization import batchnorm_backward, batchnorm_forward
 from .optimizers import optimizer_update
 from .random import dropout_mask
 from .views import flat, matrix
 
-TRAIN, EVALUATE, PREDICT = 0, 1, 2
+TRAIN, EVALUATE, PREDICT, GRADIENT = 0, 1, 2, 3  # GRADIENT: TRAIN's loss and grads, no update
 DENSE_INPUT, WHOLE_INDEX, BATCH_INDEX = 0, 1, 2
 WORK_REGIONS = ("xb", "yb", "acts", "masks", "g0", "g1")  # `layout` holds their offsets, then the end
 
@@ -88,6 +89,14 @@ def copy(src, dst):
     """dst = src (1-D; a loop, since slice assignment compiles a formatted shape-error message)."""
     for i in range(dst.size):
         dst[i] = src[i]
+
+
+@kernel("F1 d")
+def scale(a, factor):
+    """a *= factor (1-D)."""
+    f = a.dtype.type(factor)
+    for i in range(a.size):
+        a[i] *= f
 
 
 @kernel("F1 F1 F1")
@@ -163,23 +172,33 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
             multiply(flat(g), flat(layer_output(plan, l, masks, max(cap, 2), b)), flat(g))
 
 
-@kernel("I2 D2 F1 F1 b -> d")
-def regularize(plan, fplan, params, grads, want_grad):
-    """The penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser; with want_grad, its gradient is added to grads."""
+@kernel("I2 D2 F1 F1 b d -> d")
+def regularize(plan, fplan, params, grads, want_grad, factor):
+    """factor times the penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser; with want_grad, factor times
+    its gradient is added to grads."""
     penalty = 0.0
+    square = np.empty((1, 1), params.dtype)
     for l in range(plan.shape[0]):
         l1, l2 = fplan[l, F_L1], fplan[l, F_L2]
         if plan[l, P_KIND] != DENSE or (l1 == 0 and l2 == 0):
             continue
-        start = plan[l, P_W]
-        w = params[start:start + plan[l, P_IN] * plan[l, P_OUT]]
-        g = grads[start:start + w.size]
-        c1, c2 = w.dtype.type(l1), w.dtype.type(2 * l2)
-        for i in range(w.size):
-            penalty += l1 * abs(w[i]) + l2 * w[i] * w[i]
+        start, size = plan[l, P_W], plan[l, P_IN] * plan[l, P_OUT]
+        w, g = params[start:start + size], grads[start:start + size]
+        if l2 != 0:  # sum w^2 by BLAS (a scalar loop's sum cannot vectorise without reassociating)
+            row = matrix(params, start, 1, size)
+            gemm(row, False, row, True, square)
+            penalty += l2 * square[0, 0]
             if want_grad:
-                g[i] += c1 * np.sign(w[i]) + c2 * w[i]
-    return penalty
+                c2 = w.dtype.type(factor * 2 * l2)
+                for i in range(w.size):
+                    g[i] += c2 * w[i]
+        if l1 != 0:
+            c1 = w.dtype.type(factor * l1)
+            for i in range(w.size):
+                penalty += l1 * abs(w[i])
+                if want_grad:
+                    g[i] += c1 * np.sign(w[i])
+    return factor * penalty
 
 
 @kernel("F1 -> b")
@@ -201,12 +220,14 @@ def _entry_points(abi):
     """
 
     @njit
-    def run(task, plan, fplan, params, grads, slots, opt, hyper, step, ranges, loss, mode, loss_arg, metrics,
+    def run(task, plan, fplan, params, grads, slots, opt, hyper, step, ranges, loss, mode, loss_arg, reduction, metrics,
             x, y, indptr, indices, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
             stats, out):
         """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
 
-        TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units).
+        TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units);
+        GRADIENT is TRAIN without the update (grads hold the gradient of the last batch).
+        reduction (codes.REDUCE_*) says what a batch's loss value is.
         Training updates the parameters in the [start, stop) rows of `ranges` (the trainable layers'), step k
         with row k - first of `hyper` (the optimizer's hyper-parameters; the last row when there are fewer).
         contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
@@ -222,8 +243,8 @@ def _entry_points(abi):
         iota, bptr, touched = iwork[:cap], iwork[cap:2 * cap + 1], iwork[2 * cap + 1:]
         for i in range(cap):
             iota[i] = i
-        train = task == TRAIN
-        penalty = 0.0 if train else regularize(plan, fplan, params, grads, train)
+        train = task == TRAIN or task == GRADIENT
+        penalty = 0.0 if train else regularize(plan, fplan, params, grads, train, 1.0)
         for k in range(first, stop):
             start = k * batch_size
             b = batch_size if start + batch_size <= n else n - start
@@ -248,14 +269,19 @@ def _entry_points(abi):
                 continue
             g0, g1 = work[layout[4]:layout[5]], work[layout[5]:layout[6]]
             g = matrix(g0, 0, b, h.shape[1])
-            value = loss_forward_backward(loss, mode, h, ys, g, train, loss_arg) / b + penalty
+            value = loss_forward_backward(loss, mode, h, ys, g, train, loss_arg)
+            per = total_weight(loss, h, ys) if reduction == REDUCE_WEIGHTS else float(b)  # value, grads: per this
+            if train and per != b:
+                scale(flat(g), b / per)
+            factor = 1.0 / per if reduction == REDUCE_WEIGHTS else 1.0  # the penalty's share
+            value = value / per + penalty * factor
             if train:  # the regulariser's gradient adds to what backward wrote
                 backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, touched, cap, b, fused)
-                value += regularize(plan, fplan, params, grads, train)
+                value += regularize(plan, fplan, params, grads, train, factor)
             stats[S_LOSS] += value * b
             stats[S_COUNT] += b
             metrics_into(metrics, h, ys, stats)
-            if task == EVALUATE:
+            if task != TRAIN:
                 continue
             if not (np.isfinite(value) and squares_finite(grads)):
                 return k - first

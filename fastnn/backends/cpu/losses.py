@@ -50,6 +50,17 @@ def loss_forward_backward(loss, mode, out, y, grad, want_grad, arg):
     return total
 
 
+@kernel("i F2 F2 -> d")
+def total_weight(loss, out, y):
+    """The batch's sum of sample weights (its row count when it has none)."""
+    if not has_weights(loss, out, y):
+        return float(out.shape[0])
+    total = 0.0
+    for r in range(out.shape[0]):
+        total += y[r, y.shape[1] - 1]
+    return total
+
+
 @inlined
 def _per_code(loss, mode, out, y, grad, want_grad, arg):
     """The loss kernel of this code and mode on (out, y): its sum over rows, and grad for the mean."""

@@ -8,7 +8,7 @@ row order, the status array). numba.cuda comes only from fastnn/backends/cuda_ap
 import numpy as np
 
 from .. import DeviceUnavailableError, cuda_api
-from ..codes import S_LOSS, S_METRICS
+from ..codes import REDUCE_BATCH, S_LOSS, S_METRICS
 from ..cpu import random as cpu_random
 from . import loop
 from .device import dummy, empty, to_device
@@ -73,10 +73,12 @@ class CudaBackend:
 
     def train_batches(self, net, opt, data, order, gather, batch_size, first, stop, ws, stats):
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
+        _keras_reduction(net)
         return loop.train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, stats)
 
     def evaluate(self, net, data, batch_size, ws, n_stats):
         """Loss and metric sums over data (from put_data), in batches."""
+        _keras_reduction(net)
         x, y = data
         return loop.evaluate_batches(net, x, y, batch_size, ws, n_stats)
 
@@ -95,3 +97,10 @@ class CudaBackend:
         loss_forward_backward(loss, mode, out, y, out, False, arg, rows, dummy("int64"), 0, False, 0,
                               dummy("int64", 2), 0, status, STATS + S_LOSS)
         return status.copy_to_host()[STATS + S_LOSS] / rows
+
+
+def _keras_reduction(net):
+    """Refuse scikit-learn's loss reduction (codes.REDUCE_WEIGHTS): only the CPU loop has it."""
+    if net.reduction != REDUCE_BATCH:
+        raise ValueError("scikit-learn's loss reduction (fastnn.sklearn's estimators) runs on the CPU backend only; "
+                         "train this model with device='cpu'.")
