@@ -1,4 +1,4 @@
-"""Utilities: reproducible randomness, one-hot labels, row normalisation and PyDataset (Keras 3's names)."""
+"""Utilities: reproducible randomness, one-hot labels, row normalisation, PyDataset (Keras 3's names), warm_up."""
 
 import random
 
@@ -7,6 +7,15 @@ import numpy as np
 from ._checks import check_int
 from .data import as_numeric
 from .streams import PyDataset  # noqa: F401  (keras.utils.PyDataset)
+
+
+def warm_up(dtypes=("float32", "float64"), verbose=0):
+    """Compile (or load from Numba's cache) every CPU kernel for these float types now, so that no later
+    model waits for a compile: e.g. once on each Dask worker before a sweep (fastnn.examples.sweep)."""
+    from .backends.cpu import compiling
+    from . import config
+    for dtype in (dtypes,) if isinstance(dtypes, str) else dtypes:
+        compiling.prepare(config.canonical_dtype(dtype), verbose)
 
 
 def set_random_seed(seed):
