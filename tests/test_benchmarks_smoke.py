@@ -165,3 +165,11 @@ def test_the_gpu_comparison_runs_its_table_on_the_simulator():
     text = gpu.table(*data.synthetic(8, 6, 3), [8], (6, 5, 3))
     row = text.splitlines()[-1].split("|")
     assert row[1].strip() == "8" and float(row[2]) > 0 and float(row[4]) >= 7  # the seven launches of a step
+
+
+def test_sklearn_compare_table():
+    pytest.importorskip("sklearn")
+    from benchmarks import sklearn_compare
+    table = sklearn_compare.rows(300, repeats=1)
+    assert len(table) == 3 and all(sk > 0 and ours > 0 and ratio > 0 for _, sk, ours, ratio, _ in table)
+    assert sklearn_compare.markdown(table).count("\n| ") == 4

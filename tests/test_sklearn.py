@@ -5,6 +5,8 @@ weights and the same shuffles, so every solver's coefs_ must agree to float64 ro
 """
 
 import pickle
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -185,3 +187,10 @@ def test_max_iter_warns_and_bad_parameters_are_scikit_learns_errors():
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="features"):
             fitted.predict(x[:, :5])
+
+
+def test_without_scikit_learn_the_import_error_names_the_extra():
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "try:\n    import fastnn.sklearn\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'fastnn[sklearn]'" in out
