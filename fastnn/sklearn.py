@@ -117,7 +117,8 @@ class _FastnnMLP:
         return c * value + offset
 
     def _poisson_offset(self, y, sample_weight):
-        """scikit-learn's Poisson loss keeps the deviance's constant sum_j (y log y - y); Keras's drops it."""
+        """scikit-learn's Poisson loss keeps the deviance's constant sum_j (y log y - y); Keras's drops it. Added as
+        its mean over the samples: exact without sample weights (with them, scikit-learn weighs it per batch)."""
         if self.out_activation_ != "exp":
             return 0.0
         per_sample = np.sum(np.where(y > 0, y * np.log(np.where(y > 0, y, 1)), 0) - y, axis=1)
@@ -190,15 +191,12 @@ class _FastnnMLP:
         targets = model._targets(y, len(X), sample_weight=sample_weight)
         data = backend.put_data(X, targets)
         ws = backend.workspace(model.plan, len(X), X.shape[1], targets.shape[1], model.dtype, training=True)
-        n_stats, names = model._metric_table()[1], ["loss"] + model.metrics_names
-        params, grads = model._store.flat, net.grads
+        n_stats, params, grads = model._metric_table()[1], model._store.flat, net.grads
 
         def loss_and_grad(packed):
             params[at] = packed
-            stats = backend.gradient(net, data, ws, n_stats)
-            logs = dict(zip(names, stats[codes.S_METRICS - 1:] / stats[codes.S_COUNT]))
-            value = self._reported(stats[codes.S_LOSS] / stats[codes.S_COUNT], logs, offset)
-            return value, grads[at].astype(np.float64) * c
+            logs = model._logs(backend.gradient(net, data, ws, n_stats))
+            return self._reported(logs["loss"], logs, offset), grads[at].astype(np.float64) * c
 
         packed = np.concatenate([w.ravel() for w in self.coefs_] + [b.ravel() for b in self.intercepts_])
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}

@@ -310,3 +310,15 @@ def test_batch_normalization_trains_on_cuda_as_on_the_cpu(first, frozen):
     for a, b in zip(cpu, gpu):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
     np.testing.assert_allclose(cpu_out, gpu_out, rtol=0, atol=1e-12)
+
+
+def test_scikit_learns_reduction_is_refused_on_cuda_before_any_kernel():
+    """fastnn.sklearn's objective (codes.REDUCE_WEIGHTS) is the CPU loop's only: a clear error, weights kept."""
+    model = two_layer("cuda")
+    model._reduction = codes.REDUCE_WEIGHTS
+    before = [w.copy() for w in model.get_weights()]
+    x, y = np.random.default_rng(0).random((8, 3)), np.zeros(8, np.int64)
+    with pytest.raises(ValueError, match="CPU backend only"):
+        model.fit(x.astype(model.dtype), y, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -65,7 +65,7 @@ def _same_fit(theirs, ours, rtol=1e-9, atol=1e-12):
             np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=rtol)
 
 
-CASES = {  # name: (data, estimator parameters)
+CLASSIFIER = {  # name: (data, estimator parameters)
     "sgd": (_digits, dict(solver="sgd", hidden_layer_sizes=(16,))),
     "sgd nesterov, no shuffle": (_digits, dict(solver="sgd", momentum=0.5, shuffle=False, batch_size=64)),
     "sgd invscaling, tanh": (_digits, dict(solver="sgd", learning_rate="invscaling", activation="tanh")),
@@ -78,27 +78,20 @@ CASES = {  # name: (data, estimator parameters)
     "multilabel": (_multilabel, dict(activation="identity")),
     "lbfgs": (_digits, dict(solver="lbfgs", hidden_layer_sizes=(16,), max_iter=15)),
 }
-REGRESSION = {
+REGRESSOR = {
     "one output, sgd": (lambda: _regression(1), dict(solver="sgd", learning_rate_init=1e-3)),
     "three outputs, adam": (lambda: _regression(3), dict(alpha=0.05, batch_size=50)),
     "three outputs, lbfgs": (lambda: _regression(3), dict(solver="lbfgs", max_iter=15)),
 }
+CASES = [(neural_network.MLPClassifier, MLPClassifier, *case) for case in CLASSIFIER.values()] + \
+    [(neural_network.MLPRegressor, MLPRegressor, *case) for case in REGRESSOR.values()]
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_classifier_gives_scikit_learns_numbers(case):
-    data, params = CASES[case]
+@pytest.mark.parametrize("theirs, ours, data, params", CASES, ids=list(CLASSIFIER) + list(REGRESSOR))
+def test_same_numbers_as_scikit_learn(theirs, ours, data, params):
     x, y = data()
     params = {"max_iter": 5, "random_state": 0, **params}
-    _same_fit(neural_network.MLPClassifier(**params).fit(x, y), MLPClassifier(**params).fit(x, y))
-
-
-@pytest.mark.parametrize("case", list(REGRESSION))
-def test_regressor_gives_scikit_learns_numbers(case):
-    data, params = REGRESSION[case]
-    x, y = data()
-    params = {"max_iter": 5, "random_state": 0, **params}
-    _same_fit(neural_network.MLPRegressor(**params).fit(x, y), MLPRegressor(**params).fit(x, y))
+    _same_fit(theirs(**params).fit(x, y), ours(**params).fit(x, y))
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
