@@ -1,5 +1,7 @@
 """Library-wide settings: default float type and the tunables kernels and tests may patch."""
 
+import os
+
 import numpy as np
 
 _FLOATX = "float32"
@@ -24,6 +26,18 @@ SPARSE_INPUT_MAX_BATCH = 1024
 # one thread (backends/cpu/blas.py): a second thread saves at most ~25% on such GEMMs when the
 # machine is idle but costs 5-10x when another process holds a core. MNIST at batch 128: 12.8M.
 BLAS_PARALLEL_MIN_MACS = 64_000_000
+
+# How the CPU loop chooses, per network, batch size and machine, between CSR and BLAS for the first layer
+# and one or every core for BLAS (backends/cpu/planner.py): "timed" times the candidates (a fit on its
+# first steps, evaluate and predict over successive calls) and keeps the fastest for the process;
+# "fixed" applies the two rules above (reproducible across processes and machines).
+CPU_PLANS = os.environ.get("FASTNN_CPU_PLANS", "timed")
+PLAN_MIN_MACS = 1e9  # passes with fewer multiply-adds than this (samples * per-sample) use the fixed rules
+PLAN_MIN_STEPS = 8  # ... and so do those of fewer batches
+PLAN_TRIAL_SECONDS = 0.03  # each candidate is timed on steps until this much time has passed
+PLAN_TRIAL_MAX_STEPS = 50  # or on this many steps
+PLAN_TRIAL_ROUNDS = 2  # round-robin rounds of those trials; each candidate's best round counts
+PLAN_STALE_FACTOR = 2.0  # a plan whose steps take this many times its trial's is timed again
 
 # Options for every CPU kernel. error_model="numpy" lets divisions vectorise (1.8x); the one
 # fast-math flag, "contract", lets a*b + c become one fused multiply-add (one rounding instead

@@ -5,7 +5,9 @@ import pathlib
 
 import pytest
 
-import fastnn as fnn
+# Fixed CPU plans: tests compare results bit for bit across calls and processes; test_planner.py times them
+os.environ.setdefault("FASTNN_CPU_PLANS", "fixed")
+import fastnn as fnn  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # absolute, so tests that change directory (README snippets) still find the data

@@ -36,7 +36,7 @@ def test_all_finite_accepts_finite_values_whose_sum_overflows():
     assert all_finite(x)
 
 
-def test_put_data_indexes_mostly_zero_inputs_for_training_below_the_batch_limit():
+def test_put_data_indexes_mostly_zero_inputs_for_training_below_the_batch_limit(monkeypatch):
     from fastnn import config
     from fastnn.backends.cpu import CpuBackend, _index_batches
     rng = np.random.default_rng(4)
@@ -44,8 +44,11 @@ def test_put_data_indexes_mostly_zero_inputs_for_training_below_the_batch_limit(
     dense = rng.normal(size=(30, 9))
     y = np.zeros((30, 1))
     backend = CpuBackend()
+    monkeypatch.setattr(config, "CPU_PLANS", "fixed")
     assert backend.put_data(sparse, y, train_batch=32)[2].size == 31
     assert backend.put_data(sparse, y, train_batch=config.SPARSE_INPUT_MAX_BATCH)[2].size == 0
+    monkeypatch.setattr(config, "CPU_PLANS", "timed")  # a planner's candidates: CSR at any batch size
+    assert backend.put_data(sparse, y, train_batch=config.SPARSE_INPUT_MAX_BATCH)[2].size == 31
     assert backend.put_data(dense, y, train_batch=32)[2].size == 0
     # one pass (evaluate, predict): no index up front; mostly-zero samples are indexed batch by batch
     assert backend.put_data(sparse, y)[2].size == 0

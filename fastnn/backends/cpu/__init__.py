@@ -1,10 +1,13 @@
 """The CPU backend: Numba @njit kernels driven through one small object the model talks to."""
 
+import dataclasses
+import time
+
 import numpy as np
 
-from ..codes import DENSE, P_IN, P_KIND, P_OUT, S_METRICS
+from ..codes import DENSE, P_KIND, S_METRICS
 from ... import config
-from . import blas, compiling, loop, losses, random
+from . import blas, compiling, loop, losses, planner, random
 from .dense import nonzero_index_into
 from .losses import batch_loss
 
@@ -40,19 +43,8 @@ def sparse_enough(share):
 
 
 def _index_batches(data):
-    """True when a pass over unindexed, mostly-zero samples should index each batch as it goes."""
+    """True when a pass over unindexed, mostly-zero samples could index each batch as it goes."""
     return data[2].size == 0 and sparse_enough(nonzero_share(data[0]))
-
-
-def _blas_threads(plan, batch_size, sparse_first):
-    """BLAS threads for the GEMMs this network sends to BLAS at this batch size (see blas.py).
-
-    A first layer reading CSR-indexed inputs (sparse_first) runs fastnn's own kernel, not BLAS.
-    """
-    gemms = plan[:, P_KIND] == DENSE
-    if sparse_first and len(plan):
-        gemms[0] = False
-    return blas.threads_for(batch_size * int((plan[gemms, P_IN] * plan[gemms, P_OUT]).max(initial=0)))
 
 
 class CpuBackend:
@@ -86,11 +78,11 @@ class CpuBackend:
         """(x, y, indptr, indices), the CSR index of x's nonzeros filled in for training on mostly-zero x.
 
         train_batch is the batch size when x is to be trained on (None: evaluated or predicted
-        only, one pass, which indexes each batch as it goes instead: see evaluate_batches).
-        Training batches of config.SPARSE_INPUT_MAX_BATCH or more go to BLAS instead.
+        only, one pass, which indexes each batch as it goes instead: see _one_pass). Under fixed
+        plans, training batches of config.SPARSE_INPUT_MAX_BATCH or more go to BLAS instead.
         """
         x, y = _plain(x), _plain(y)
-        if train_batch is not None and train_batch < config.SPARSE_INPUT_MAX_BATCH:
+        if train_batch is not None and (config.CPU_PLANS == "timed" or train_batch < config.SPARSE_INPUT_MAX_BATCH):
             share = nonzero_share(x)
             if sparse_enough(share):
                 return (x, y) + nonzero_index(x, int(1.05 * share * x.size))
@@ -107,20 +99,24 @@ class CpuBackend:
 
     def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats):
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
-        csr = loop.WHOLE_INDEX if data[2].size and net.plan[0, P_KIND] == DENSE else loop.DENSE_INPUT
-        with blas.limited(_blas_threads(net.plan, batch_size, csr != loop.DENSE_INPUT)):
-            return _run(loop.TRAIN, net, opt.slots, opt.code, opt.hyper_table(stop - first), float(opt.iterations),
-                        net.ranges, data, order, not shuffled, csr, batch_size, first, stop, ws, stats,
-                        _nothing(data[0].dtype, 2))
+        key, plan = _training_plan(net, opt, data, order, shuffled, batch_size, ws, len(stats))
+        start = time.perf_counter()
+        with blas.limited(plan.threads):
+            taken = _train(net, opt, opt.slots, opt.iterations, data, order, shuffled, plan, batch_size, first, stop,
+                           ws, stats)
+        if key is not None and taken:
+            planner.observed(key, (time.perf_counter() - start) / taken)
+        return taken
 
     def gradient(self, net, data, ws, n_stats):
         """Loss value (stats) and gradient (left in net.grads) over all of data as one batch, in training mode:
         what a full-batch optimizer such as L-BFGS asks for."""
         stats, n = np.zeros(n_stats), data[0].shape[0]
-        csr = loop.WHOLE_INDEX if data[2].size and net.plan[0, P_KIND] == DENSE else loop.DENSE_INPUT
-        with blas.limited(_blas_threads(net.plan, n, csr != loop.DENSE_INPUT)):
+        plan = planner.fixed(net.plan, n, data[2].size > 0 and net.plan[0, P_KIND] == DENSE, training=False)
+        with blas.limited(plan.threads):
             _run(loop.GRADIENT, net, _nothing(data[0].dtype, 2), 0, _nothing(np.float64, 2), 0.0,
-                 _nothing(np.int64, 2), data, np.arange(n), True, csr, n, 0, 1, ws, stats, _nothing(data[0].dtype, 2))
+                 _nothing(np.int64, 2), data, np.arange(n), True, loop.WHOLE_INDEX if plan.csr else loop.DENSE_INPUT,
+                 n, 0, 1, ws, stats, _nothing(data[0].dtype, 2))
         return stats
 
     def evaluate(self, net, data, batch_size, ws, n_stats):
@@ -136,21 +132,69 @@ class CpuBackend:
         return result
 
     def _one_pass(self, task, net, data, batch_size, ws, stats, out):
-        """Evaluate or predict every sample once, in order, indexing mostly-zero batches as they go."""
-        index_batches = _index_batches(data) and net.plan[0, P_KIND] == DENSE
-        if index_batches and ws.bidx.size < ws.batch_entries:
-            ws.bidx = np.empty(ws.batch_entries, np.int32)
+        """Evaluate or predict every sample once, in order; mostly-zero batches indexed as they go (CSR plans)."""
+        sparse = _index_batches(data) and net.plan[0, P_KIND] == DENSE
         n, dtype = data[0].shape[0], data[0].dtype
         steps = -(-n // batch_size)
-        with blas.limited(_blas_threads(net.plan, batch_size, index_batches)):
+        if sparse and ws.bidx.size < ws.batch_entries:
+            ws.bidx = np.empty(ws.batch_entries, np.int32)
+
+        def run_steps(plan, first, count, stats):
             _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 2), 0.0, _nothing(np.int64, 2), data,
-                 np.arange(n), True, loop.BATCH_INDEX if index_batches else loop.DENSE_INPUT, batch_size, 0, steps,
-                 ws, stats, out)
+                 np.arange(n), True, loop.BATCH_INDEX if plan.csr else loop.DENSE_INPUT, batch_size, first,
+                 first + count, ws, stats, out)
+
+        def trial(plan):  # the first batches; their sums go to a scratch vector, their outputs are written again
+            scratch = np.zeros_like(stats)
+            with blas.limited(plan.threads):
+                return planner.trial_steps(lambda first, count: run_steps(plan, first, count, scratch),
+                                           max(1, steps // (2 * len(options))))
+        key = planner.key(task, net.plan, batch_size, dtype, sparse) if planner.timed(net.plan, n, batch_size) \
+            else None
+        if key is not None:
+            options = planner.candidates(sparse)
+            plan = planner.chosen(key, options, trial)
+        else:
+            plan = planner.fixed(net.plan, batch_size, sparse, training=False)
+        start = time.perf_counter()
+        with blas.limited(plan.threads):
+            run_steps(plan, 0, steps, stats)
+        if key is not None:
+            planner.observed(key, (time.perf_counter() - start) / steps)
 
     def loss_value(self, loss, mode, y_pred, y_true, arg=0.0):
         """Mean loss of one batch (for calling a loss object directly)."""
         compiling.publish(y_pred.dtype, losses.kernels_for(loss, mode))  # batch_loss calls no other kernel
         return batch_loss(loss, mode, y_pred, y_true, float(arg)) / y_pred.shape[0]
+
+
+def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats):
+    """(key, plan): the plan a fit trains on, remembered under key or the fastest candidate on a few scratch
+    steps (planner.py); key None for the fixed rules."""
+    sparse = data[2].size > 0 and net.plan[0, P_KIND] == DENSE
+    n = data[0].shape[0]
+    if not planner.timed(net.plan, n, batch_size):
+        return None, planner.fixed(net.plan, batch_size, sparse, training=True)
+    steps = -(-n // batch_size)
+
+    def trial(plan):  # training steps on copies of the weights and optimizer state: the fit's own are untouched
+        scratch, slots = dataclasses.replace(net, params=net.params.copy()), opt.slots.copy()
+        stats = np.zeros(n_stats)
+
+        def run_steps(first, count):
+            _train(scratch, opt, slots, opt.iterations + first, data, order, shuffled, plan, batch_size, first,
+                   first + count, ws, stats)
+        with planner.generator_kept(), blas.limited(plan.threads):
+            return planner.trial_steps(run_steps, min(steps - 1, config.PLAN_TRIAL_MAX_STEPS))
+    key = planner.key("fit", net.plan, batch_size, data[0].dtype, sparse)
+    return key, planner.chosen(key, planner.candidates(sparse), trial)
+
+
+def _train(net, opt, slots, iterations, data, order, shuffled, plan, batch_size, first, stop, ws, stats):
+    """Training steps first..stop-1 on plan (its BLAS threads set by the caller), the optimizer's state in slots."""
+    csr = loop.WHOLE_INDEX if plan.csr else loop.DENSE_INPUT
+    return _run(loop.TRAIN, net, slots, opt.code, opt.hyper_table(stop - first), float(iterations), net.ranges, data,
+                order, not shuffled, csr, batch_size, first, stop, ws, stats, _nothing(data[0].dtype, 2))
 
 
 class Workspace:

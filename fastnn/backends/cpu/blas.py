@@ -102,6 +102,11 @@ def _loaded_libraries():
         return []
 
 
+def controllable():
+    """True when fastnn can set the BLAS library's thread count (an OpenBLAS it found)."""
+    return bool(_controls())
+
+
 def threads_for(largest_gemm):
     """1 when the loop's largest GEMM (multiply-adds per call) is small, else None (library default)."""
     return 1 if largest_gemm < config.BLAS_PARALLEL_MIN_MACS else None

@@ -1,0 +1,123 @@
+"""Plans for the CPU loop: how the first Dense layer reads its inputs and how many threads BLAS gets.
+
+What is fastest depends on the network, the batch size and the machine as it is (another process
+holding a core makes a multithreaded BLAS several times slower), so with config.CPU_PLANS "timed"
+the candidates are timed and the fastest is remembered for the process, keyed by the network's
+shape, the batch size and the float type (as FFTW's planner and cuDNN's benchmark mode do):
+
+- fit: before the first epoch's steps, each candidate runs a few steps on scratch copies of the
+  weights and optimizer state (with the random generator restored), so the fit itself runs on one
+  plan from its first step and a seeded run repeats bit for bit on that plan;
+- evaluate and predict: each candidate runs a few of the pass's first batches (their loss and metric
+  sums dropped; predictions are written again by the pass), then the pass runs on the fastest.
+
+Work too small to be worth timing, and "fixed", use the rules in config (SPARSE_INPUT_MAX_BATCH,
+BLAS_PARALLEL_MIN_MACS). A plan whose steps become much slower than its trial was is timed again (see
+observed). Plans change speed only: results differ by float rounding at most.
+"""
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numba import _helperlib
+
+from ... import config
+from ..codes import DENSE, P_IN, P_KIND, P_OUT
+from . import blas
+
+
+@dataclass(frozen=True)
+class Plan:
+    """csr: the first Dense layer reads CSR-indexed inputs (fastnn's kernel) instead of BLAS rows;
+    threads: BLAS threads while the loop runs (None: the library's own setting)."""
+
+    csr: bool
+    threads: object = 1
+
+
+_remembered = {}  # key -> (Plan, its seconds per step when chosen), for this process
+
+
+def key(task, plan, batch_size, dtype, sparse):
+    """What a remembered plan is for: the task kind, the network's steps and widths, batch size, float type."""
+    return task, plan[:, [P_KIND, P_IN, P_OUT]].tobytes(), int(batch_size), np.dtype(dtype).str, bool(sparse)
+
+
+def macs_per_sample(plan):
+    """Multiply-adds of one sample's forward pass through the network's Dense steps."""
+    dense = plan[:, P_KIND] == DENSE
+    return int((plan[dense, P_IN] * plan[dense, P_OUT]).sum())
+
+
+def fixed(plan, batch_size, sparse, training):
+    """config's rules: CSR for mostly-zero inputs (in training, below SPARSE_INPUT_MAX_BATCH), and one
+    BLAS thread unless the largest GEMM BLAS gets is large."""
+    csr = sparse and (not training or batch_size < config.SPARSE_INPUT_MAX_BATCH)
+    gemms = plan[:, P_KIND] == DENSE
+    if csr and len(plan):
+        gemms[0] = False
+    return Plan(csr, blas.threads_for(batch_size * int((plan[gemms, P_IN] * plan[gemms, P_OUT]).max(initial=0))))
+
+
+def candidates(sparse):
+    """The plans worth timing: CSR or BLAS rows for mostly-zero inputs, one thread or every core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = [1, None] if cores > 1 and blas.controllable() else [None]
+    return [Plan(csr, t) for csr in ((True, False) if sparse else (False,)) for t in threads]
+
+
+def timed(plan, samples, batch_size):
+    """True when plans are timed (config.CPU_PLANS) and the work is large enough to be worth it."""
+    return (config.CPU_PLANS == "timed" and samples * macs_per_sample(plan) >= config.PLAN_MIN_MACS
+            and -(-samples // batch_size) >= config.PLAN_MIN_STEPS)
+
+
+def chosen(k, options, trial):
+    """The remembered plan for k, else the fastest option by trial(plan) -> seconds per step (then remembered):
+    the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide."""
+    if k not in _remembered:
+        best = {}
+        for _ in range(config.PLAN_TRIAL_ROUNDS):
+            for plan in options:
+                best[plan] = min(best.get(plan, np.inf), trial(plan))
+        plan = min(options, key=best.get)
+        _remembered[k] = plan, best[plan]
+    return _remembered[k][0]
+
+
+def observed(k, seconds_per_step):
+    """Forget k's plan when steps now take config.PLAN_STALE_FACTOR times as long as its trial did (another
+    process took a core, say): the next call times the candidates again, on the machine as it is now."""
+    if k in _remembered and seconds_per_step > config.PLAN_STALE_FACTOR * _remembered[k][1]:
+        del _remembered[k]
+
+
+def forget():
+    """Drop every remembered plan (the next fit and passes time their candidates again)."""
+    _remembered.clear()
+
+
+def trial_steps(run_steps, max_steps):
+    """Seconds per step of run_steps(first, count) after one untimed step: steps until TRIAL_SECONDS pass."""
+    run_steps(0, 1)
+    done, start = 0, time.perf_counter()
+    while done < max_steps:
+        run_steps(1 + done, 1)
+        done += 1
+        if time.perf_counter() - start >= config.PLAN_TRIAL_SECONDS:
+            break
+    return (time.perf_counter() - start) / done
+
+
+@contextlib.contextmanager
+def generator_kept():
+    """Restore the compiled code's random generator (dropout masks) after the block: trials draw nothing."""
+    ptr = _helperlib.rnd_get_np_state_ptr()
+    state = _helperlib.rnd_get_state(ptr)
+    try:
+        yield
+    finally:
+        _helperlib.rnd_set_state(ptr, state)
