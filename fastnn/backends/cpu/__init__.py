@@ -148,7 +148,7 @@ class CpuBackend:
             scratch = np.zeros_like(stats)
             with blas.limited(plan.threads):
                 return planner.trial_steps(lambda first, count: run_steps(plan, first, count, scratch),
-                                           max(1, steps // (2 * len(options))))
+                                           min(steps - 1, config.PLAN_TRIAL_MAX_STEPS))
         key = planner.key(task, net.plan, batch_size, dtype, sparse) if planner.timed(net.plan, n, batch_size) \
             else None
         if key is not None:

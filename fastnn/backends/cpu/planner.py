@@ -35,7 +35,7 @@ class Plan:
     threads: BLAS threads while the loop runs (None: the library's own setting)."""
 
     csr: bool
-    threads: object = 1
+    threads: int | None = 1
 
 
 _remembered = {}  # key -> (Plan, its seconds per step when chosen), for this process
