@@ -34,9 +34,10 @@ BLAS_PARALLEL_MIN_MACS = 64_000_000
 CPU_PLANS = os.environ.get("FASTNN_CPU_PLANS", "timed")
 PLAN_MIN_MACS = 1e9  # passes with fewer multiply-adds than this (samples * per-sample) use the fixed rules
 PLAN_MIN_STEPS = 8  # ... and so do those of fewer batches
-PLAN_TRIAL_SECONDS = 0.03  # each candidate is timed on steps until this much time has passed
+PLAN_TRIAL_SECONDS = 0.015  # each candidate is timed on steps until this much time has passed
 PLAN_TRIAL_MAX_STEPS = 50  # or on this many steps
 PLAN_TRIAL_ROUNDS = 2  # round-robin rounds of those trials; each candidate's best round counts
+PLAN_THREADS_MIN_MACS = 1_000_000  # plans whose largest BLAS GEMM is smaller run it on one thread, untimed
 PLAN_STALE_FACTOR = 2.0  # a plan whose steps take this many times its trial's is timed again
 
 # Options for every CPU kernel. error_model="numpy" lets divisions vectorise (1.8x); the one

@@ -38,14 +38,14 @@ def _fit(seed=7, epochs=2):
 
 
 def _only(monkeypatch, plan):
-    monkeypatch.setattr(planner, "candidates", lambda sparse: [plan])
+    monkeypatch.setattr(planner, "candidates", lambda plan_table, batch_size, sparse: [plan])
 
 
 def test_a_timed_fit_equals_a_fit_on_its_plan_bit_for_bit(monkeypatch):
     weights, losses, _ = _fit()
     chosen = {plan for plan, _ in planner._remembered.values()}
     fit_plans = [plan for k, (plan, _) in planner._remembered.items() if k[0] == "fit"]
-    assert len(fit_plans) == 1 and chosen <= set(planner.candidates(True))
+    assert len(fit_plans) == 1 and chosen <= {planner.Plan(csr, t) for csr in (True, False) for t in (1, None)}
     planner.forget()
     _only(monkeypatch, fit_plans[0])
     again, losses_again, _ = _fit()
@@ -92,6 +92,12 @@ def test_a_plan_that_slows_down_is_timed_again():
 
 def test_small_work_and_fixed_setting_use_config_rules(monkeypatch):
     plan = np.array([[0, 784, 128, 2, 0, 100352, 0], [0, 128, 10, 4, 100480, 101760, 128]])
+    monkeypatch.setattr(planner.blas, "controllable", lambda: True)
+    monkeypatch.setattr(planner.os, "sched_getaffinity", lambda pid: {0, 1})
+    # batch 32: with CSR first, BLAS's largest GEMM is 32x128x10 (one thread, untimed); rows: 32x784x128
+    assert planner.candidates(plan, 32, True) == [planner.Plan(True, 1), planner.Plan(False, 1),
+                                                  planner.Plan(False, None)]
+    assert planner.candidates(plan, 1024, False) == [planner.Plan(False, 1), planner.Plan(False, None)]
     assert planner.fixed(plan, 32, True, training=True) == planner.Plan(True, 1)
     assert planner.fixed(plan, config.SPARSE_INPUT_MAX_BATCH, True, training=True).csr is False
     assert planner.fixed(plan, config.SPARSE_INPUT_MAX_BATCH, True, training=False).csr is True

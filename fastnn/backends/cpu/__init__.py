@@ -152,7 +152,7 @@ class CpuBackend:
         key = planner.key(task, net.plan, batch_size, dtype, sparse) if planner.timed(net.plan, n, batch_size) \
             else None
         if key is not None:
-            options = planner.candidates(sparse)
+            options = planner.candidates(net.plan, batch_size, sparse)
             plan = planner.chosen(key, options, trial)
         else:
             plan = planner.fixed(net.plan, batch_size, sparse, training=False)
@@ -187,7 +187,7 @@ def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats):
         with planner.generator_kept(), blas.limited(plan.threads):
             return planner.trial_steps(run_steps, min(steps - 1, config.PLAN_TRIAL_MAX_STEPS))
     key = planner.key("fit", net.plan, batch_size, data[0].dtype, sparse)
-    return key, planner.chosen(key, planner.candidates(sparse), trial)
+    return key, planner.chosen(key, planner.candidates(net.plan, batch_size, sparse), trial)
 
 
 def _train(net, opt, slots, iterations, data, order, shuffled, plan, batch_size, first, stop, ws, stats):

@@ -52,21 +52,31 @@ def macs_per_sample(plan):
     return int((plan[dense, P_IN] * plan[dense, P_OUT]).sum())
 
 
+def largest_gemm(plan, batch_size, csr):
+    """Multiply-adds of the largest GEMM BLAS gets per batch (the first layer's is fastnn's own under csr)."""
+    gemms = plan[:, P_KIND] == DENSE
+    if csr and len(plan):
+        gemms[0] = False
+    return batch_size * int((plan[gemms, P_IN] * plan[gemms, P_OUT]).max(initial=0))
+
+
 def fixed(plan, batch_size, sparse, training):
     """config's rules: CSR for mostly-zero inputs (in training, below SPARSE_INPUT_MAX_BATCH), and one
     BLAS thread unless the largest GEMM BLAS gets is large."""
     csr = sparse and (not training or batch_size < config.SPARSE_INPUT_MAX_BATCH)
-    gemms = plan[:, P_KIND] == DENSE
-    if csr and len(plan):
-        gemms[0] = False
-    return Plan(csr, blas.threads_for(batch_size * int((plan[gemms, P_IN] * plan[gemms, P_OUT]).max(initial=0))))
+    return Plan(csr, blas.threads_for(largest_gemm(plan, batch_size, csr)))
 
 
-def candidates(sparse):
-    """The plans worth timing: CSR or BLAS rows for mostly-zero inputs, one thread or every core."""
+def candidates(plan, batch_size, sparse):
+    """The plans worth timing: CSR or BLAS rows for mostly-zero inputs; one thread or every core, unless the
+    GEMMs are too small for a second thread to matter (config.PLAN_THREADS_MIN_MACS)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = [1, None] if cores > 1 and blas.controllable() else [None]
-    return [Plan(csr, t) for csr in ((True, False) if sparse else (False,)) for t in threads]
+    found = []
+    for csr in (True, False) if sparse else (False,):
+        parallel = cores > 1 and blas.controllable() and \
+            largest_gemm(plan, batch_size, csr) >= config.PLAN_THREADS_MIN_MACS
+        found += [Plan(csr, 1), Plan(csr, None)] if parallel else [Plan(csr, 1)]
+    return found
 
 
 def timed(plan, samples, batch_size):
@@ -78,6 +88,8 @@ def timed(plan, samples, batch_size):
 def chosen(k, options, trial):
     """The remembered plan for k, else the fastest option by trial(plan) -> seconds per step (then remembered):
     the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide."""
+    if k not in _remembered and len(options) == 1:
+        _remembered[k] = options[0], np.inf  # nothing to choose: no trial, never timed again
     if k not in _remembered:
         best = {}
         for _ in range(config.PLAN_TRIAL_ROUNDS):
