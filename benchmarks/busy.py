@@ -10,7 +10,6 @@ spinners (multithreaded BLAS measured 4-6x slower so): the table shows whether f
 
 import argparse
 import contextlib
-import os
 import subprocess
 import sys
 
@@ -35,7 +34,8 @@ def rows(samples, repeats):
     """[(scenario, {impl: quiet s}, {impl: busy s})] for every scenario."""
     from benchmarks import data, workloads
     x, y = data.take(data.mnist("train"), samples)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    from fastnn import config
+    cores = config.cores()
     out = []
     for widths, batch in SCENARIOS:
         fns = {impl: workloads.epoch_fn(impl, widths, x, y, batch) for impl in workloads.IMPLS}

@@ -28,8 +28,8 @@ SPARSE_INPUT_MAX_BATCH = 1024
 BLAS_PARALLEL_MIN_MACS = 64_000_000
 
 # How the CPU loop chooses, per network, batch size and machine, between CSR and BLAS for the first layer
-# and one or every core for BLAS (backends/cpu/planner.py): "timed" times the candidates (a fit on its
-# first steps, evaluate and predict over successive calls) and keeps the fastest for the process;
+# and one or every core for BLAS (backends/cpu/planner.py): "timed" times the candidates (a fit on scratch
+# copies of its first steps, evaluate and predict on their first batches) and keeps the fastest for the process;
 # "fixed" applies the two rules above (reproducible across processes and machines).
 CPU_PLANS = os.environ.get("FASTNN_CPU_PLANS", "timed")
 PLAN_MIN_MACS = 1e9  # passes with fewer multiply-adds than this (samples * per-sample) use the fixed rules
@@ -63,6 +63,11 @@ def set_floatx(value):
     """Set the default float type of new models, as keras.config.set_floatx."""
     global _FLOATX
     _FLOATX = canonical_dtype(value, "value")
+
+
+def cores():
+    """How many CPU cores this process may run on (its affinity, where the OS reports one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def canonical_dtype(value, argname="dtype"):

@@ -30,6 +30,7 @@ from ._optional import require
 
 require("sklearn", "sklearn", "fastnn.sklearn")
 from sklearn import neural_network  # noqa: E402  (after the check that names the extra)
+from sklearn.base import is_classifier  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.utils import shuffle as sklearn_shuffle  # noqa: E402
@@ -137,7 +138,7 @@ class _FastnnMLP:
         X_val = y_val = sw_val = None
         sw_train = sample_weight
         if self.early_stopping:
-            stratify = y if neural_network.MLPClassifier in type(self).__mro__ and self.n_outputs_ == 1 else None
+            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
             parts = train_test_split(X, y, *([] if sample_weight is None else [sample_weight]),
                                      random_state=self._random_state, test_size=self.validation_fraction,
                                      stratify=stratify)
@@ -147,7 +148,7 @@ class _FastnnMLP:
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
                                  "your dataset.")
-            if hasattr(self, "_label_binarizer"):
+            if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
         n = X.shape[0]
         if self.batch_size == "auto":
@@ -160,7 +161,7 @@ class _FastnnMLP:
         model._epoch_orders = self._shuffles(n)
         rules = _EpochRules(self, model, c, n, (X_val, y_val, sw_val), incremental, self._poisson_offset(y, sw_train))
         self.n_iter_ = 0
-        model.optimizer.learning_rate = self._optimizer.sklearn_rate * (c if self.solver == "sgd" else 1.0)
+        rules.apply_rate()
         model.fit(X, y, batch_size=batch_size, epochs=1 if incremental else self.max_iter, verbose=0,
                   shuffle=bool(self.shuffle), sample_weight=sw_train, callbacks=[rules])
         self._take_weights(model)
@@ -260,10 +261,15 @@ class _EpochRules(callbacks.Callback):
                                      and est.solver == "sgd" else " Stopping."))
                 self.net.stop_training = True
                 return
-        self.net.optimizer.learning_rate = opt.sklearn_rate * (self.c if est.solver == "sgd" else 1.0)
+        self.apply_rate()
         if not self.incremental and est.n_iter_ == est.max_iter:
             warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization hasn't "
                           "converged yet." % est.max_iter, ConvergenceWarning)
+
+    def apply_rate(self):
+        """The fastnn optimizer's rate for scikit-learn's current one (SGD's is c times it: see _scale)."""
+        est = self.est
+        self.net.optimizer.learning_rate = est._optimizer.sklearn_rate * (self.c if est.solver == "sgd" else 1.0)
 
     def count_no_improvement(self):
         """scikit-learn's _update_no_improvement_count: on the validation score or the training loss."""

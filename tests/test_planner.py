@@ -93,7 +93,7 @@ def test_a_plan_that_slows_down_is_timed_again():
 def test_small_work_and_fixed_setting_use_config_rules(monkeypatch):
     plan = np.array([[0, 784, 128, 2, 0, 100352, 0], [0, 128, 10, 4, 100480, 101760, 128]])
     monkeypatch.setattr(planner.blas, "controllable", lambda: True)
-    monkeypatch.setattr(planner.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(planner.config, "cores", lambda: 2)
     # batch 32: with CSR first, BLAS's largest GEMM is 32x128x10 (one thread, untimed); rows: 32x784x128
     assert planner.candidates(plan, 32, True) == [planner.Plan(True, 1), planner.Plan(False, 1),
                                                   planner.Plan(False, None)]

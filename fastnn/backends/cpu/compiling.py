@@ -95,8 +95,7 @@ def _processes():
     """How many processes may compile at once: config.COMPILE_PROCESSES, else this process's cores (at most 4)."""
     if config.COMPILE_PROCESSES:
         return max(1, int(config.COMPILE_PROCESSES))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(cores, 4)
+    return min(config.cores(), 4)
 
 
 def _name(dispatcher):

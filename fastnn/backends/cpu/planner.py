@@ -17,7 +17,6 @@ observed). Plans change speed only: results differ by float rounding at most.
 """
 
 import contextlib
-import os
 import time
 from dataclasses import dataclass
 
@@ -70,7 +69,7 @@ def fixed(plan, batch_size, sparse, training):
 def candidates(plan, batch_size, sparse):
     """The plans worth timing: CSR or BLAS rows for mostly-zero inputs; one thread or every core, unless the
     GEMMs are too small for a second thread to matter (config.PLAN_THREADS_MIN_MACS)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = config.cores()
     found = []
     for csr in (True, False) if sparse else (False,):
         parallel = cores > 1 and blas.controllable() and \
