@@ -26,26 +26,30 @@ def _data(n=192, features=24):
     return x, rng.integers(0, 4, n)
 
 
-def _fit(seed=7, epochs=2):
+def _fit(seed=7, epochs=2, dropout=True, **fit):
     """A seeded fit (Dropout draws from the compiled generator); its weights, history and a prediction."""
     fnn.utils.set_random_seed(seed)
-    model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu"), layers.Dropout(0.3),
-                            layers.Dense(4, activation="softmax")])
+    model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu")]
+                           + [layers.Dropout(0.3)] * dropout + [layers.Dense(4, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = _data()
-    history = model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
+    history = model.fit(x, y, batch_size=16, epochs=epochs, verbose=0, **fit)
     return model.get_weights(), history.history["loss"], model.predict(x, batch_size=16)
 
 
 def _only(monkeypatch, plan):
-    monkeypatch.setattr(planner, "candidates", lambda plan_table, batch_size, sparse: [plan])
+    monkeypatch.setattr(planner, "candidates", lambda plan_table, batch_size, sparse, split: [plan])
+
+
+PLANS = [planner.Plan(csr, threads, parts) for csr in (True, False) for threads, parts in ((1, 1), (None, 1), (1, 2))]
+SPLIT = [plan for plan in PLANS if plan.parts > 1]
 
 
 def test_a_timed_fit_equals_a_fit_on_its_plan_bit_for_bit(monkeypatch):
     weights, losses, _ = _fit()
     chosen = {plan for plan, _ in planner._remembered.values()}
     fit_plans = [plan for k, (plan, _) in planner._remembered.items() if k[0] == "fit"]
-    assert len(fit_plans) == 1 and chosen <= {planner.Plan(csr, t) for csr in (True, False) for t in (1, None)}
+    assert len(fit_plans) == 1 and chosen <= set(PLANS) and fit_plans[0].parts == 1  # Dropout: no split
     planner.forget()
     _only(monkeypatch, fit_plans[0])
     again, losses_again, _ = _fit()
@@ -54,14 +58,14 @@ def test_a_timed_fit_equals_a_fit_on_its_plan_bit_for_bit(monkeypatch):
     assert losses == losses_again
 
 
-@pytest.mark.parametrize("plan", [planner.Plan(True, 1), planner.Plan(False, 1), planner.Plan(True, None),
-                                  planner.Plan(False, None)], ids=str)
+@pytest.mark.parametrize("plan", PLANS, ids=str)
 def test_every_plan_trains_and_predicts_the_same_to_rounding(monkeypatch, plan):
+    dropout = plan.parts == 1  # (a split fit draws no random numbers: its parts' generators are their threads')
     monkeypatch.setattr(config, "CPU_PLANS", "fixed")
-    reference = _fit()
+    reference = _fit(dropout=dropout)
     monkeypatch.setattr(config, "CPU_PLANS", "timed")
     _only(monkeypatch, plan)
-    weights, losses, predictions = _fit()
+    weights, losses, predictions = _fit(dropout=dropout)
     for a, b in zip(reference[0], weights):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(losses, reference[1], rtol=1e-5)
@@ -95,9 +99,12 @@ def test_small_work_and_fixed_setting_use_config_rules(monkeypatch):
     monkeypatch.setattr(planner.blas, "controllable", lambda: True)
     monkeypatch.setattr(planner.config, "cores", lambda: 2)
     # batch 32: with CSR first, BLAS's largest GEMM is 32x128x10 (one thread, untimed); rows: 32x784x128
-    assert planner.candidates(plan, 32, True) == [planner.Plan(True, 1), planner.Plan(False, 1),
-                                                  planner.Plan(False, None)]
-    assert planner.candidates(plan, 1024, False) == [planner.Plan(False, 1), planner.Plan(False, None)]
+    assert planner.candidates(plan, 32, True, split=False) == [planner.Plan(True, 1), planner.Plan(False, 1),
+                                                               planner.Plan(False, None)]
+    assert planner.candidates(plan, 1024, False, split=True) == [planner.Plan(False, 1), planner.Plan(False, None),
+                                                                 planner.Plan(False, 1, 2)]
+    monkeypatch.setattr(planner.blas, "controllable", lambda: False)  # parts need BLAS held to one thread
+    assert planner.candidates(plan, 1024, False, split=True) == [planner.Plan(False, 1)]
     assert planner.fixed(plan, 32, True, training=True) == planner.Plan(True, 1)
     assert planner.fixed(plan, config.SPARSE_INPUT_MAX_BATCH, True, training=True).csr is False
     assert planner.fixed(plan, config.SPARSE_INPUT_MAX_BATCH, True, training=False).csr is True
@@ -105,3 +112,100 @@ def test_small_work_and_fixed_setting_use_config_rules(monkeypatch):
     assert not planner.timed(plan, 1000, 32) and planner.timed(plan, 60000, 32)
     monkeypatch.setattr(config, "CPU_PLANS", "fixed")
     assert not planner.timed(plan, 60000, 32)
+
+
+@pytest.mark.parametrize("plan", SPLIT, ids=str)
+def test_a_split_fit_repeats_bit_for_bit(monkeypatch, plan):
+    _only(monkeypatch, plan)
+    first, again = _fit(dropout=False, shuffle=True), _fit(dropout=False, shuffle=True)
+    for a, b in zip(first[0], again[0]):
+        np.testing.assert_array_equal(a, b)  # the parts' gradients are added in one order
+    assert first[1] == again[1]
+
+
+def test_fits_that_draw_or_pool_are_not_split(monkeypatch):
+    offered = []
+    real = planner.candidates
+    monkeypatch.setattr(planner, "candidates", lambda *args: offered.append(args[3]) or real(*args))
+    for middle in ([], [layers.Dropout(0.2)], [layers.BatchNormalization()]):
+        planner.forget()
+        model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu"), *middle, layers.Dense(4)])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(*_data(), batch_size=16, epochs=1, verbose=0)
+    assert offered == [True, False, False]
+
+
+@pytest.mark.parametrize("plan", SPLIT, ids=str)
+def test_a_split_fit_stops_where_one_part_goes_non_finite(monkeypatch, plan):
+    def diverging():
+        fnn.utils.set_random_seed(2)
+        model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu"), layers.Dense(1)])
+        model.compile(optimizer=fnn.optimizers.SGD(1e9), loss="mse")
+        x = _data()[0]
+        x[-40] = 1e30  # one sample, in one part's share of a batch, overflows the squared error
+        with pytest.warns(RuntimeWarning, match="NaN or infinite"):
+            history = model.fit(x, np.ones(len(x)), batch_size=16, epochs=3, verbose=0)
+        return model.get_weights(), history.history["loss"]
+    monkeypatch.setattr(config, "CPU_PLANS", "fixed")
+    reference = diverging()
+    monkeypatch.setattr(config, "CPU_PLANS", "timed")
+    _only(monkeypatch, plan)
+    weights, losses = diverging()
+    for a, b in zip(reference[0], weights):
+        np.testing.assert_allclose(b, a, rtol=1e-4)  # the last finite step's, on every part
+    assert len(losses) == len(reference[1])
+
+
+def test_a_failing_part_releases_the_others(monkeypatch):
+    from fastnn.backends import cpu
+    _only(monkeypatch, planner.Plan(False, 1, 2))
+    real = cpu.Workspace.part
+
+    def broken(ws, p, indexing=False):  # part 1 gets a work area too small: its loop refuses to start
+        found = real(ws, p, indexing)
+        return cpu.Workspace(found.work[:1], found.layout, found.iwork, found.bidx, 0) if p == 1 else found
+    monkeypatch.setattr(cpu.Workspace, "part", broken)
+    with pytest.raises(RuntimeError, match="internal error"):
+        _fit(dropout=False)
+
+
+def test_sum_parts_adds_every_part_into_the_first_over_the_ranges():
+    from fastnn.backends.cpu.loop import sum_parts
+    peers = np.random.default_rng(0).random((3, 40)).astype(np.float32)
+    ranges = np.array([[2, 9], [20, 37]], np.int64)
+    expected = peers[0].copy()
+    for start, stop in ranges:
+        expected[start:stop] = peers[0, start:stop] + peers[1, start:stop] + peers[2, start:stop]
+    assert sum_parts.py(peers, ranges)
+    np.testing.assert_array_equal(peers[0], expected)
+    peers[2, 30] = np.inf
+    assert not sum_parts.py(peers, ranges)
+
+
+def test_shares_cut_the_trainable_ranges_evenly():
+    from fastnn.backends.cpu import _shares
+    shares = _shares(np.array([[0, 100], [140, 200]], np.int64), 2)
+    assert [s.tolist() for s in shares] == [[[0, 80]], [[80, 100], [140, 200]]]
+    assert [s.tolist() for s in _shares(np.array([[0, 10]], np.int64), 2)] == [[[0, 10]], []]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # (scikit-learn's ConvergenceWarning after 3 epochs)
+@pytest.mark.parametrize("plan", SPLIT, ids=str)
+def test_a_split_fit_weighs_samples_over_the_whole_batch(monkeypatch, plan):
+    pytest.importorskip("sklearn")
+    from fastnn.sklearn import MLPClassifier
+    x, y = _data()
+    weights = np.random.default_rng(1).random(len(x))
+
+    def fit():
+        model = MLPClassifier(hidden_layer_sizes=(16,), batch_size=16, max_iter=3, alpha=0.01, random_state=0)
+        return model.fit(x.astype(np.float64), y, sample_weight=weights)
+    monkeypatch.setattr(config, "CPU_PLANS", "fixed")
+    reference = fit()
+    monkeypatch.setattr(config, "CPU_PLANS", "timed")
+    _only(monkeypatch, plan)
+    split = fit()
+    assert [p for k, (p, _) in planner._remembered.items() if k[0] == "fit"] == [plan]
+    for a, b in zip(reference.coefs_ + reference.intercepts_, split.coefs_ + split.intercepts_):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(split.loss_curve_, reference.loss_curve_, rtol=1e-12)

@@ -5,9 +5,9 @@ import time
 
 import numpy as np
 
-from ..codes import DENSE, P_KIND, S_METRICS
+from ..codes import BATCHNORM, DENSE, DROPOUT, F_RATE, P_KIND, S_METRICS
 from ... import config
-from . import blas, compiling, loop, losses, planner, random
+from . import blas, compiling, loop, losses, planner, random, sync, threads
 from .dense import nonzero_index_into
 from .losses import batch_loss
 
@@ -99,7 +99,7 @@ class CpuBackend:
 
     def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats):
         """Run training steps first..stop-1 of this epoch; return how many were taken."""
-        key, plan = _training_plan(net, opt, data, order, shuffled, batch_size, ws, len(stats))
+        key, plan = _training_plan(net, opt, data, order, shuffled, batch_size, ws, len(stats), stop - first)
         start = time.perf_counter()
         with blas.limited(plan.threads):
             taken = _train(net, opt, opt.slots, opt.iterations, data, order, shuffled, plan, batch_size, first, stop,
@@ -136,23 +136,27 @@ class CpuBackend:
         sparse = _index_batches(data) and net.plan[0, P_KIND] == DENSE
         n, dtype = data[0].shape[0], data[0].dtype
         steps = -(-n // batch_size)
-        if sparse and ws.bidx.size < ws.batch_entries:
-            ws.bidx = np.empty(ws.batch_entries, np.int32)
 
         def run_steps(plan, first, count, stats):
-            _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 2), 0.0, _nothing(np.int64, 2), data,
-                 np.arange(n), True, loop.BATCH_INDEX if plan.csr else loop.DENSE_INPUT, batch_size, first,
-                 first + count, ws, stats, out)
+            def part(p):  # a split plan's part p takes its share of the batches, with buffers of its own
+                lo, hi = first + count * p // plan.parts, first + count * (p + 1) // plan.parts
+                _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 2), 0.0, _nothing(np.int64, 2), data,
+                     np.arange(n), True, loop.BATCH_INDEX if plan.csr else loop.DENSE_INPUT, batch_size, lo, hi,
+                     ws.part(p, sparse), part_stats[p], out)
+            part_stats = [stats] + [np.zeros_like(stats) for _ in range(plan.parts - 1)]
+            threads.run_parts(part, plan.parts, lambda: None)
+            for more in part_stats[1:]:
+                stats += more
 
         def trial(plan):  # the first batches; their sums go to a scratch vector, their outputs are written again
             scratch = np.zeros_like(stats)
             with blas.limited(plan.threads):
-                return planner.trial_steps(lambda first, count: run_steps(plan, first, count, scratch),
-                                           min(steps - 1, config.PLAN_TRIAL_MAX_STEPS))
+                return planner.trial_steps(lambda first, count: run_steps(plan, first, count, scratch), steps,
+                                           plan.parts)
         key = planner.key(task, net.plan, batch_size, dtype, sparse) if planner.timed(net.plan, n, batch_size) \
             else None
         if key is not None:
-            options = planner.candidates(net.plan, batch_size, sparse)
+            options = planner.candidates(net.plan, batch_size, sparse, split=steps >= 2 * config.cores())
             plan = planner.chosen(key, options, trial)
         else:
             plan = planner.fixed(net.plan, batch_size, sparse, training=False)
@@ -168,9 +172,9 @@ class CpuBackend:
         return batch_loss(loss, mode, y_pred, y_true, float(arg)) / y_pred.shape[0]
 
 
-def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats):
+def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats, per_call):
     """(key, plan): the plan a fit trains on, remembered under key or the fastest candidate on a few scratch
-    steps (planner.py); key None for the fixed rules."""
+    steps, per_call steps at most per call as the fit makes them (planner.py); key None for the fixed rules."""
     sparse = data[2].size > 0 and net.plan[0, P_KIND] == DENSE
     n = data[0].shape[0]
     if not planner.timed(net.plan, n, batch_size):
@@ -185,28 +189,96 @@ def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats):
             _train(scratch, opt, slots, opt.iterations + first, data, order, shuffled, plan, batch_size, first,
                    first + count, ws, stats)
         with planner.generator_kept(), blas.limited(plan.threads):
-            return planner.trial_steps(run_steps, min(steps - 1, config.PLAN_TRIAL_MAX_STEPS))
+            return planner.trial_steps(run_steps, steps, per_call=per_call)
     key = planner.key("fit", net.plan, batch_size, data[0].dtype, sparse)
-    return key, planner.chosen(key, planner.candidates(net.plan, batch_size, sparse), trial)
+    split = batch_size >= 2 * config.cores() and not _draws_or_pools(net)
+    return key, planner.chosen(key, planner.candidates(net.plan, batch_size, sparse, split), trial)
+
+
+def _draws_or_pools(net):
+    """True when a training step draws random numbers (Dropout) or needs the whole batch's statistics
+    (BatchNormalization): such a step is not split between threads."""
+    kinds = net.plan[:, P_KIND]
+    return bool(np.any(kinds == BATCHNORM) or np.any((kinds == DROPOUT) & (net.fplan[:, F_RATE] > 0)))
 
 
 def _train(net, opt, slots, iterations, data, order, shuffled, plan, batch_size, first, stop, ws, stats):
-    """Training steps first..stop-1 on plan (its BLAS threads set by the caller), the optimizer's state in slots."""
+    """Training steps first..stop-1 on plan (its BLAS threads set by the caller), the optimizer's state in slots.
+
+    A split plan runs one part per thread (see loop.run), each with buffers and a gradient of its own, and
+    the parameters to update cut into equal shares."""
     csr = loop.WHOLE_INDEX if plan.csr else loop.DENSE_INPUT
-    return _run(loop.TRAIN, net, slots, opt.code, opt.hyper_table(stop - first), float(iterations), net.ranges, data,
-                order, not shuffled, csr, batch_size, first, stop, ws, stats, _nothing(data[0].dtype, 2))
+    dtype, parts = data[0].dtype, plan.parts
+    if parts == 1:
+        return _run(loop.TRAIN, net, slots, opt.code, opt.hyper_table(stop - first), float(iterations), net.ranges,
+                    data, order, not shuffled, csr, batch_size, first, stop, ws, stats, _nothing(dtype, 2))
+    peers, shares = ws.peers(parts, net.grads.size, dtype), _shares(net.ranges, parts)
+    flags = np.zeros(sync.size.py_func(parts), np.int64)
+    part_stats = [stats] + [np.zeros_like(stats) for _ in range(parts - 1)]
+
+    def part(p):
+        return _run(loop.TRAIN, dataclasses.replace(net, grads=peers[p]), slots, opt.code,
+                    opt.hyper_table(stop - first), float(iterations), shares[p], data, order, not shuffled, csr,
+                    batch_size, first, stop, ws.part(p), part_stats[p], _nothing(dtype, 2), p, parts, flags, peers)
+    done = threads.run_parts(part, parts, lambda: flags.__setitem__(parts * sync.LINE, 1))
+    if flags[parts * sync.LINE]:
+        raise RuntimeError("fastnn internal error: a part of a split training step stopped early")
+    for more in part_stats[1:]:
+        stats += more
+    return done[0]
+
+
+def _shares(ranges, parts):
+    """ranges (rows [start, stop)) cut into `parts` shares of about equal size, each share's rows as a (k, 2) int64
+    array. The cuts fall on multiples of 16 entries counted over the ranges (with one range from 0, the usual case,
+    no two parts write one 64-byte line)."""
+    sizes = ranges[:, 1] - ranges[:, 0]
+    total = int(sizes.sum())
+    cuts = [0] + [min(total, (-(-total * p // parts) + 15) // 16 * 16) for p in range(1, parts)] + [total]
+    ends = np.cumsum(sizes)
+    found = []
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        rows = []
+        for (start, stop), end in zip(ranges, ends):
+            begin = end - (stop - start)  # this range's first entry, counted over all ranges
+            a, b = max(lo, begin), min(hi, end)
+            if a < b:
+                rows.append([start + a - begin, start + b - begin])
+        found.append(np.array(rows, np.int64).reshape(-1, 2))
+    return found
 
 
 class Workspace:
-    """The loop's buffers (see loop.py): the float work area and its layout, and room for one batch's CSR index."""
+    """The loop's buffers (see loop.py): the float work area and its layout, and room for one batch's CSR index;
+    and, for a split plan, the buffers of its other parts and every part's gradient (made when first asked)."""
 
     def __init__(self, work, layout, iwork, bidx, batch_entries):
         self.work, self.layout, self.iwork, self.bidx, self.batch_entries = work, layout, iwork, bidx, batch_entries
+        self._parts, self._peers = [self], None
+
+    def part(self, p, indexing=False):
+        """The buffers of part p (part 0's are these), with room for a batch's CSR index when indexing."""
+        while len(self._parts) <= p:
+            self._parts.append(Workspace(np.empty_like(self.work), self.layout, np.empty_like(self.iwork),
+                                         np.empty(0, np.int32), self.batch_entries))
+        ws = self._parts[p]
+        if indexing and ws.bidx.size < ws.batch_entries:
+            ws.bidx = np.empty(ws.batch_entries, np.int32)
+        return ws
+
+    def peers(self, parts, size, dtype):
+        """A (parts, size) array: each part's gradient of a split training step."""
+        if self._peers is None or self._peers.shape != (parts, size) or self._peers.dtype != dtype:
+            self._peers = np.zeros((parts, size), dtype)
+        return self._peers
 
 
 def _plain(a):
     """a, or a copy when it is read-only or unaligned (Numba would compile the loop again for such an array)."""
     return a if a.flags.writeable and a.flags.aligned else a.copy()
+
+
+_NO_FLAGS = np.zeros(0, np.int64)
 
 
 def _nothing(dtype, ndim):
@@ -215,7 +287,7 @@ def _nothing(dtype, ndim):
 
 
 def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguous, csr, batch_size, first, stop, ws,
-         stats, out):
+         stats, out, part=0, parts=1, flags=None, peers=None):
     """Call loop.run with exactly the argument types it was compiled for (compiling.py's _run_args)."""
     x, y, indptr, indices = data
     # (done already by fit/evaluate/predict, with the notice: the loop must never call a kernel not loaded)
@@ -225,7 +297,8 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
                     int(net.loss), int(net.mode), float(net.loss_arg), int(net.reduction), net.metrics, x, y, indptr,
                     indices, order, int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout,
-                    ws.iwork, ws.bidx, stats, out)
+                    ws.iwork, ws.bidx, stats, out, int(part), int(parts), _NO_FLAGS if flags is None else flags,
+                    _nothing(x.dtype, 2) if peers is None else peers)
     if done < 0:
         raise RuntimeError("fastnn internal error: a CPU buffer is smaller than the network needs")
     return done

@@ -40,7 +40,7 @@ def _run_args(dtype):
     f, i8, i4, f8 = (lambda *shape: np.empty(shape, dtype)), (lambda *s: np.empty(s, np.int64)), \
         np.empty(0, np.int32), (lambda *s: np.empty(s, np.float64))
     return (0, i8(0, 0), f8(0, 0), f(0), f(0), f(0, 0), 0, f8(0, 0), 0.0, i8(0, 0), 0, 0, 0.0, 0, i8(0, 0), f(0, 0),
-            f(0, 0), i8(0), i4, i8(0), 0, 0, 0, 0, 0, f(0), i8(0), i8(0), i4, f8(0), f(0, 0))
+            f(0, 0), i8(0), i4, i8(0), 0, 0, 0, 0, 0, f(0), i8(0), i8(0), i4, f8(0), f(0, 0), 0, 0, i8(0), f(0, 0))
 
 
 def entry_points(dtype):

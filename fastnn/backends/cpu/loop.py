@@ -34,6 +34,8 @@ from .metrics import metrics_into
 from .normalization import batchnorm_backward, batchnorm_forward
 from .optimizers import optimizer_update
 from .random import dropout_mask
+from .sync import abort, barrier
+from .sync import size as size_of_sync
 from .views import flat, matrix
 
 TRAIN, EVALUATE, PREDICT, GRADIENT = 0, 1, 2, 3  # GRADIENT: TRAIN's loss and grads, no update
@@ -214,6 +216,22 @@ def squares_finite(grads):
     return ok
 
 
+@kernel("F2 I2 -> b")
+def sum_parts(peers, ranges):
+    """peers[0] += peers[1] + ... over each [start, stop) row of ranges (the split parts' gradients, added in
+    order, so a plan's runs repeat bit for bit); True when every sum's square is finite (see squares_finite)."""
+    total, big, ok = peers[0], peers.dtype.type(np.inf), True
+    for r in range(ranges.shape[0]):
+        t = total[ranges[r, 0]:ranges[r, 1]]
+        for u in range(1, peers.shape[0]):
+            p = peers[u][ranges[r, 0]:ranges[r, 1]]
+            for i in range(t.size):
+                t[i] += p[i]
+        for i in range(t.size):
+            ok &= t[i] * t[i] < big
+    return ok
+
+
 def _entry_points(abi):
     """The loop's entry point. It closes over `abi` (jit.abi(): a fingerprint of every kernel's code)
     because Numba keys its cache on closure values: a cached loop is never used with changed kernels.
@@ -222,7 +240,7 @@ def _entry_points(abi):
     @njit
     def run(task, plan, fplan, params, grads, slots, opt, hyper, step, ranges, loss, mode, loss_arg, reduction, metrics,
             x, y, indptr, indices, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
-            stats, out):
+            stats, out, part, parts, sync, peers):
         """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
 
         TRAIN and EVALUATE add loss and metric sums to stats; PREDICT writes outputs to out (n, units);
@@ -232,10 +250,20 @@ def _entry_points(abi):
         with row k - first of `hyper` (the optimizer's hyper-parameters; the last row when there are fewer).
         contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
         asked when a training loss or gradient became non-finite, -1 when a buffer is too small.
+
+        Split training (parts > 1; TRAIN only): this is part `part` of `parts` threads, each running this call on
+        its share of every batch's samples, its gradient in grads = peers[part]. They meet at barriers on `sync`
+        (sync.py): then each sums the parts' gradients into peers[0] and updates the parameters over its own
+        `ranges` (a share of the trainable ones). Part 0 adds the regularisers.
         """
+        split = parts > 1
         if (abi == 0 or work.size < layout[-1] or iwork.size < 2 * batch_size + 1 + x.shape[1]
                 or (task == PREDICT and out.shape[0] < x.shape[0])
-                or (csr == BATCH_INDEX and bidx.size < batch_size * x.shape[1])):
+                or (csr == BATCH_INDEX and bidx.size < batch_size * x.shape[1])
+                or (split and (task != TRAIN or sync.size < size_of_sync(parts) or peers.shape[0] < parts
+                               or csr == BATCH_INDEX))):
+            if split and sync.size >= size_of_sync(parts):
+                abort(sync, parts)
             return -1  # views below check no bounds (abi is never 0)
         n, cap = x.shape[0], batch_size
         fused = task != PREDICT and mode == FUSED
@@ -245,17 +273,21 @@ def _entry_points(abi):
             iota[i] = i
         train = task == TRAIN or task == GRADIENT
         penalty = 0.0 if train else regularize(plan, fplan, params, grads, train, 1.0)
+        arrival = 0
         for k in range(first, stop):
             start = k * batch_size
             b = batch_size if start + batch_size <= n else n - start
-            rows = order[start:start + b]
+            lo, hi = -(-b * part // parts), -(-b * (part + 1) // parts)  # this part's rows of the batch
+            mine = start + lo  # (part 0's share is never empty)
+            rows = order[mine:start + hi]
             if contiguous:
-                xs, ys = x[start:start + b], y[start:start + b]
+                xs, ys, batch_ys = x[mine:start + hi], y[mine:start + hi], y[start:start + b]
             else:
-                xs, ys = matrix(work, layout[0], b, x.shape[1]), matrix(work, layout[1], b, y.shape[1])
-                gather(y, order, start, b, ys)
+                xs, batch_ys = matrix(work, layout[0], hi - lo, x.shape[1]), matrix(work, layout[1], b, y.shape[1])
+                gather(y, order, start, b, batch_ys)  # the whole batch's: the loss's weight total is over it
+                ys = batch_ys[lo:hi]
                 if csr == DENSE_INPUT:
-                    gather(x, order, start, b, xs)
+                    gather(x, order, mine, hi - lo, xs)
             ip, ix = indptr, indices
             if csr == WHOLE_INDEX:
                 xs = x
@@ -263,30 +295,48 @@ def _entry_points(abi):
                 rows, ip, ix = iota[:b], bptr[:b + 1], bidx
                 ip[0] = 0
                 nonzero_index_into(xs, ip, ix)  # bidx has room for every entry: it always fits
-            h = forward(plan, fplan, params, xs, rows, ip, ix, csr, acts, masks, cap, b, train, fused)
+            bp = hi - lo
+            h = forward(plan, fplan, params, xs, rows, ip, ix, csr, acts, masks, cap, bp, train, fused)
             if task == PREDICT:
                 copy(flat(h), flat(out[start:start + b]))
                 continue
             g0, g1 = work[layout[4]:layout[5]], work[layout[5]:layout[6]]
-            g = matrix(g0, 0, b, h.shape[1])
+            g = matrix(g0, 0, bp, h.shape[1])
             value = loss_forward_backward(loss, mode, h, ys, g, train, loss_arg)
-            per = total_weight(loss, h, ys) if reduction == REDUCE_WEIGHTS else float(b)  # value, grads: per this
-            if train and per != b:
-                scale(flat(g), b / per)
+            per = float(b)  # value and grads are per this: the batch's size, or (REDUCE_WEIGHTS) its weight total
+            if reduction == REDUCE_WEIGHTS:
+                per = total_weight(loss, layer_output(plan, plan.shape[0] - 1, acts, cap, b), batch_ys)
+            if train and per != bp:
+                scale(flat(g), bp / per)
             factor = 1.0 / per if reduction == REDUCE_WEIGHTS else 1.0  # the penalty's share
             value = value / per + penalty * factor
             if train:  # the regulariser's gradient adds to what backward wrote
-                backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, touched, cap, b, fused)
-                value += regularize(plan, fplan, params, grads, train, factor)
-            stats[S_LOSS] += value * b
-            stats[S_COUNT] += b
+                backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, touched, cap, bp,
+                         fused)
+                if part == 0:
+                    value += regularize(plan, fplan, params, grads, train, factor)
+            stats[S_LOSS] += value * b  # (a part's value is its share of the batch's)
+            stats[S_COUNT] += bp
             metrics_into(metrics, h, ys, stats)
             if task != TRAIN:
                 continue
-            if not (np.isfinite(value) and squares_finite(grads)):
+            bad = not (np.isfinite(value) and squares_finite(grads))
+            total = grads
+            if split:  # every part's gradient ready; sum them over this part's ranges, and all check the sum
+                arrival += 1
+                if barrier(sync, part, parts, arrival, bad):
+                    return k - first
+                total = peers[0]
+                bad = not sum_parts(peers, ranges)
+                arrival += 1
+            if split and barrier(sync, part, parts, arrival, bad) or bad:
                 return k - first
-            optimizer_update(opt, params, grads, slots, hyper[min(k - first, hyper.shape[0] - 1)], step + (k - first),
+            optimizer_update(opt, params, total, slots, hyper[min(k - first, hyper.shape[0] - 1)], step + (k - first),
                              ranges)
+            if split:  # every part's parameters updated before any part's next forward pass
+                arrival += 1
+                if barrier(sync, part, parts, arrival, False):
+                    return -1
         return stop - first
     return run
 

@@ -7,7 +7,8 @@ shape, the batch size and the float type (as FFTW's planner and cuDNN's benchmar
 
 - fit: before the first epoch's steps, each candidate runs a few steps on scratch copies of the
   weights and optimizer state (with the random generator restored), so the fit itself runs on one
-  plan from its first step and a seeded run repeats bit for bit on that plan;
+  plan from its first step and a seeded run repeats bit for bit on that plan (a split plan's parts
+  add their gradients in a fixed order; fits that draw random numbers, with Dropout, are not split);
 - evaluate and predict: each candidate runs a few of the pass's first batches (their loss and metric
   sums dropped; predictions are written again by the pass), then the pass runs on the fastest.
 
@@ -31,10 +32,13 @@ from . import blas
 @dataclass(frozen=True)
 class Plan:
     """csr: the first Dense layer reads CSR-indexed inputs (fastnn's kernel) instead of BLAS rows;
-    threads: BLAS threads while the loop runs (None: the library's own setting)."""
+    threads: BLAS threads while the loop runs (None: the library's own setting);
+    parts: threads of fastnn's own, each running the loop on a share of the work (one BLAS thread each):
+    a share of every training batch's samples (see loop.py), or of a pass's batches."""
 
     csr: bool
     threads: int | None = 1
+    parts: int = 1
 
 
 _remembered = {}  # key -> (Plan, its seconds per step when chosen), for this process
@@ -66,15 +70,18 @@ def fixed(plan, batch_size, sparse, training):
     return Plan(csr, blas.threads_for(largest_gemm(plan, batch_size, csr)))
 
 
-def candidates(plan, batch_size, sparse):
-    """The plans worth timing: CSR or BLAS rows for mostly-zero inputs; one thread or every core, unless the
-    GEMMs are too small for a second thread to matter (config.PLAN_THREADS_MIN_MACS)."""
-    cores = config.cores()
+def candidates(plan, batch_size, sparse, split):
+    """The plans worth timing: CSR or BLAS rows for mostly-zero inputs; each on one core, BLAS on every core
+    (unless the GEMMs are too small for a second thread to matter: config.PLAN_THREADS_MIN_MACS), and, when the
+    work can be split (`split`), one part per core."""
+    cores = config.cores() if blas.controllable() else 1  # (parts need BLAS held to one thread each)
     found = []
     for csr in (True, False) if sparse else (False,):
-        parallel = cores > 1 and blas.controllable() and \
-            largest_gemm(plan, batch_size, csr) >= config.PLAN_THREADS_MIN_MACS
-        found += [Plan(csr, 1), Plan(csr, None)] if parallel else [Plan(csr, 1)]
+        found.append(Plan(csr, 1))
+        if cores > 1 and largest_gemm(plan, batch_size, csr) >= config.PLAN_THREADS_MIN_MACS:
+            found.append(Plan(csr, None))
+        if cores > 1 and split:
+            found.append(Plan(csr, 1, cores))
     return found
 
 
@@ -86,14 +93,18 @@ def timed(plan, samples, batch_size):
 
 def chosen(k, options, trial):
     """The remembered plan for k, else the fastest option by trial(plan) -> seconds per step (then remembered):
-    the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide."""
+    the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide.
+
+    Plans giving BLAS its own threads are timed after the others: OpenBLAS's threads spin for about 0.1 s
+    after their work, and would slow the parts of a split plan timed next on the other cores."""
     if k not in _remembered and len(options) == 1:
         _remembered[k] = options[0], np.inf  # nothing to choose: no trial, never timed again
     if k not in _remembered:
         best = {}
-        for _ in range(config.PLAN_TRIAL_ROUNDS):
-            for plan in options:
-                best[plan] = min(best.get(plan, np.inf), trial(plan))
+        for group in ([p for p in options if p.threads == 1], [p for p in options if p.threads != 1]):
+            for _ in range(config.PLAN_TRIAL_ROUNDS):
+                for plan in group:
+                    best[plan] = min(best.get(plan, np.inf), trial(plan))
         plan = min(options, key=best.get)
         _remembered[k] = plan, best[plan]
     return _remembered[k][0]
@@ -111,16 +122,25 @@ def forget():
     _remembered.clear()
 
 
-def trial_steps(run_steps, max_steps):
-    """Seconds per step of run_steps(first, count) after one untimed step: steps until TRIAL_SECONDS pass."""
-    run_steps(0, 1)
-    done, start = 0, time.perf_counter()
-    while done < max_steps:
-        run_steps(1 + done, 1)
-        done += 1
+def trial_steps(run_steps, steps, chunk=1, per_call=None):
+    """Seconds per step of run_steps(first, count) over steps 0..steps-1: untimed calls of `chunk` steps for
+    config.PLAN_TRIAL_WARMUP seconds (the first call's one-off costs, and an idle core's wake-up), then calls of
+    chunk, 2 chunk, 4 chunk ... steps, at most per_call (as the caller will make them: each call's own cost
+    counts as much as it will), until config.PLAN_TRIAL_SECONDS pass or PLAN_TRIAL_MAX_STEPS are timed."""
+    begin, warm = time.perf_counter(), 0
+    while warm == 0 or (time.perf_counter() - begin < config.PLAN_TRIAL_WARMUP and warm + 2 * chunk <= steps):
+        run_steps(warm, chunk)
+        warm += chunk
+    most = min(steps - warm, config.PLAN_TRIAL_MAX_STEPS)
+    done, count, start = 0, chunk, time.perf_counter()
+    while done < most:
+        count = min(count, most - done, per_call or most)
+        run_steps(warm + done, count)
+        done += count
         if time.perf_counter() - start >= config.PLAN_TRIAL_SECONDS:
             break
-    return (time.perf_counter() - start) / done
+        count *= 2
+    return (time.perf_counter() - start) / max(done, 1)
 
 
 @contextlib.contextmanager

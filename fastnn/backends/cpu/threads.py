@@ -1,0 +1,44 @@
+"""fastnn's own threads: the parts of a split plan (planner.py) run on them, each calling the compiled loop.
+
+The loop releases the GIL (nogil), so the parts run at once. The workers live for the process (made on
+first use, made again in a forked child, where the parent's threads do not exist).
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+_pool = {}  # pid -> the executor made in that process
+
+
+def _workers(count):
+    """An executor with at least `count` worker threads, for this process."""
+    pool = _pool.get(os.getpid())
+    if pool is None or pool._max_workers < count:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = _pool[os.getpid()] = ThreadPoolExecutor(max_workers=count, thread_name_prefix="fastnn-part")
+    return pool
+
+
+def run_parts(fn, parts, abort):
+    """[fn(0), ..., fn(parts - 1)], run at once: part 0 on this thread, the others on fastnn's workers.
+
+    When a part raises, abort() is called (it must release parts waiting for that one), and the first
+    exception is raised once every part has returned.
+    """
+    def guarded(p):
+        try:
+            return fn(p)
+        except BaseException:
+            abort()
+            raise
+    futures = [_workers(parts - 1).submit(guarded, p) for p in range(1, parts)]
+    results, failure = [], None
+    for p, future in [(0, None)] + list(enumerate(futures, 1)):
+        try:
+            results.append(guarded(p) if future is None else future.result())
+        except BaseException as exc:  # noqa: PERF203 (each part's failure is kept: the first is raised)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return results
