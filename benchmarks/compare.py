@@ -52,10 +52,14 @@ def chosen_impls(names):
     return ok, [n for n in wanted if n not in ok]
 
 
+SETTLE = 0.2  # seconds between timed calls: the previous library's idle threads stop spinning (OpenBLAS: ~0.1 s)
+
+
 def interleaved(fns, repeats):
     """Median seconds per implementation: one warm-up each, then `repeats` rounds in rotating order.
 
-    A call's wall time counts, unless it returns workloads.Measured seconds of its own.
+    Each timed call starts SETTLE seconds after the previous one, so that no library runs beside the threads
+    another left spinning. A call's wall time counts, unless it returns workloads.Measured seconds of its own.
     """
     from benchmarks.workloads import Measured
     for fn in fns.values():
@@ -64,6 +68,7 @@ def interleaved(fns, repeats):
     times = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            time.sleep(SETTLE)
             t0 = time.perf_counter()
             result = fns[name]()
             times[name].append(result if isinstance(result, Measured) else time.perf_counter() - t0)

@@ -124,23 +124,21 @@ def forget():
 
 def trial_steps(run_steps, steps, chunk=1, per_call=None):
     """Seconds per step of run_steps(first, count) over steps 0..steps-1: untimed calls of `chunk` steps for
-    config.PLAN_TRIAL_WARMUP seconds (the first call's one-off costs, and an idle core's wake-up), then calls of
-    chunk, 2 chunk, 4 chunk ... steps, at most per_call (as the caller will make them: each call's own cost
-    counts as much as it will), until config.PLAN_TRIAL_SECONDS pass or PLAN_TRIAL_MAX_STEPS are timed."""
+    config.PLAN_TRIAL_WARMUP seconds (the first call's one-off costs, and an idle core's wake-up), then as many
+    steps as that pace fits in PLAN_TRIAL_SECONDS (at most PLAN_TRIAL_MAX_STEPS), timed in one call, or in calls
+    of per_call steps when the caller will make such (each call's own cost then counts as much as it will)."""
     begin, warm = time.perf_counter(), 0
     while warm == 0 or (time.perf_counter() - begin < config.PLAN_TRIAL_WARMUP and warm + 2 * chunk <= steps):
         run_steps(warm, chunk)
         warm += chunk
-    most = min(steps - warm, config.PLAN_TRIAL_MAX_STEPS)
-    done, count, start = 0, chunk, time.perf_counter()
-    while done < most:
-        count = min(count, most - done, per_call or most)
-        run_steps(warm + done, count)
-        done += count
-        if time.perf_counter() - start >= config.PLAN_TRIAL_SECONDS:
-            break
-        count *= 2
-    return (time.perf_counter() - start) / max(done, 1)
+    pace = (time.perf_counter() - begin) / warm
+    count = max(chunk, min(int(config.PLAN_TRIAL_SECONDS / pace), steps - warm, config.PLAN_TRIAL_MAX_STEPS))
+    done, start = 0, time.perf_counter()
+    while done < count:
+        step = min(count - done, per_call or count)
+        run_steps(warm + done, step)
+        done += step
+    return (time.perf_counter() - start) / done
 
 
 @contextlib.contextmanager
