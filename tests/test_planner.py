@@ -209,3 +209,25 @@ def test_a_split_fit_weighs_samples_over_the_whole_batch(monkeypatch, plan):
     for a, b in zip(reference.coefs_ + reference.intercepts_, split.coefs_ + split.intercepts_):
         np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(split.loss_curve_, reference.loss_curve_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("plan", SPLIT + [planner.Plan(False, None)], ids=str)
+def test_a_plan_on_several_cores_trains_in_checked_calls_with_the_same_result(monkeypatch, plan):
+    def fit(check_seconds):
+        monkeypatch.setattr(config, "PLAN_CHECK_SECONDS", check_seconds)
+        planner.forget()
+        calls = []
+        real = planner.observed
+        monkeypatch.setattr(planner, "observed", lambda k, s: calls.append(s) or real(k, s))
+        fnn.utils.set_random_seed(5)
+        model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu"), layers.Dense(4)])
+        rate = fnn.optimizers.schedules.ExponentialDecay(0.01, decay_steps=3, decay_rate=0.5)
+        model.compile(optimizer=fnn.optimizers.Adam(rate), loss="sparse_categorical_crossentropy")
+        model.fit(*_data(), batch_size=16, epochs=2, verbose=0)
+        return model.get_weights(), len(calls)
+    monkeypatch.setattr(planner, "candidates", lambda *args: [plan, plan])  # (two: timed, so its pace is known)
+    whole, calls = fit(1e9)
+    checked, more_calls = fit(1e-9)  # one step per call: the rate schedule and step count must carry over
+    assert calls == 2 and more_calls == 2 * 12
+    for a, b in zip(whole, checked):
+        np.testing.assert_array_equal(a, b)

@@ -98,14 +98,25 @@ class CpuBackend:
         return random.shuffled_order(n, shuffle)
 
     def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats):
-        """Run training steps first..stop-1 of this epoch; return how many were taken."""
-        key, plan = _training_plan(net, opt, data, order, shuffled, batch_size, ws, len(stats), stop - first)
-        start = time.perf_counter()
-        with blas.limited(plan.threads):
-            taken = _train(net, opt, opt.slots, opt.iterations, data, order, shuffled, plan, batch_size, first, stop,
-                           ws, stats)
-        if key is not None and taken:
-            planner.observed(key, (time.perf_counter() - start) / taken)
+        """Run training steps first..stop-1 of this epoch; return how many were taken.
+
+        A plan using more than one core runs in calls of about config.PLAN_CHECK_SECONDS each: when another
+        process takes a core, its steps slow down at once, and the next call is on a plan timed anew."""
+        hyper, taken = opt.hyper_table(stop - first), 0
+        while first + taken < stop:
+            key, plan = _training_plan(net, opt, data, order, shuffled, batch_size, ws, len(stats), stop - first)
+            count = stop - first - taken
+            if key is not None and (plan.parts > 1 or plan.threads != 1) and np.isfinite(planner.pace(key)):
+                count = min(count, max(1, int(config.PLAN_CHECK_SECONDS / planner.pace(key))))
+            start = time.perf_counter()
+            with blas.limited(plan.threads):
+                done = _train(net, opt, opt.slots, opt.iterations + taken, hyper[min(taken, len(hyper) - 1):], data,
+                              order, shuffled, plan, batch_size, first + taken, first + taken + count, ws, stats)
+            if key is not None and done:
+                planner.observed(key, (time.perf_counter() - start) / done)
+            taken += done
+            if done < count:
+                break
         return taken
 
     def gradient(self, net, data, ws, n_stats):
@@ -186,8 +197,8 @@ def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats, per
         stats = np.zeros(n_stats)
 
         def run_steps(first, count):
-            _train(scratch, opt, slots, opt.iterations + first, data, order, shuffled, plan, batch_size, first,
-                   first + count, ws, stats)
+            _train(scratch, opt, slots, opt.iterations + first, opt.hyper_table(count), data, order, shuffled, plan,
+                   batch_size, first, first + count, ws, stats)
         with planner.generator_kept(), blas.limited(plan.threads):
             return planner.trial_steps(run_steps, steps, per_call=per_call)
     key = planner.key("fit", net.plan, batch_size, data[0].dtype, sparse)
@@ -202,24 +213,25 @@ def _draws_or_pools(net):
     return bool(np.any(kinds == BATCHNORM) or np.any((kinds == DROPOUT) & (net.fplan[:, F_RATE] > 0)))
 
 
-def _train(net, opt, slots, iterations, data, order, shuffled, plan, batch_size, first, stop, ws, stats):
-    """Training steps first..stop-1 on plan (its BLAS threads set by the caller), the optimizer's state in slots.
+def _train(net, opt, slots, iterations, hyper, data, order, shuffled, plan, batch_size, first, stop, ws, stats):
+    """Training steps first..stop-1 on plan (its BLAS threads set by the caller), the optimizer's state in slots,
+    its first step the optimizer's number `iterations` with the hyper-parameters in hyper's first row (see loop.run).
 
     A split plan runs one part per thread (see loop.run), each with buffers and a gradient of its own, and
     the parameters to update cut into equal shares."""
     csr = loop.WHOLE_INDEX if plan.csr else loop.DENSE_INPUT
     dtype, parts = data[0].dtype, plan.parts
     if parts == 1:
-        return _run(loop.TRAIN, net, slots, opt.code, opt.hyper_table(stop - first), float(iterations), net.ranges,
-                    data, order, not shuffled, csr, batch_size, first, stop, ws, stats, _nothing(dtype, 2))
+        return _run(loop.TRAIN, net, slots, opt.code, hyper, float(iterations), net.ranges, data, order, not shuffled,
+                    csr, batch_size, first, stop, ws, stats, _nothing(dtype, 2))
     peers, shares = ws.peers(parts, net.grads.size, dtype), _shares(net.ranges, parts)
     flags = np.zeros(sync.size.py_func(parts), np.int64)
     part_stats = [stats] + [np.zeros_like(stats) for _ in range(parts - 1)]
 
     def part(p):
-        return _run(loop.TRAIN, dataclasses.replace(net, grads=peers[p]), slots, opt.code,
-                    opt.hyper_table(stop - first), float(iterations), shares[p], data, order, not shuffled, csr,
-                    batch_size, first, stop, ws.part(p), part_stats[p], _nothing(dtype, 2), p, parts, flags, peers)
+        return _run(loop.TRAIN, dataclasses.replace(net, grads=peers[p]), slots, opt.code, hyper, float(iterations),
+                    shares[p], data, order, not shuffled, csr, batch_size, first, stop, ws.part(p), part_stats[p],
+                    _nothing(dtype, 2), p, parts, flags, peers)
     done = threads.run_parts(part, parts, lambda: flags.__setitem__(parts * sync.LINE, 1))
     if flags[parts * sync.LINE]:
         raise RuntimeError("fastnn internal error: a part of a split training step stopped early")

@@ -117,6 +117,11 @@ def observed(k, seconds_per_step):
         del _remembered[k]
 
 
+def pace(k):
+    """Seconds per step of k's remembered plan, as its trial measured them (inf when it was not timed)."""
+    return _remembered[k][1]
+
+
 def forget():
     """Drop every remembered plan (the next fit and passes time their candidates again)."""
     _remembered.clear()
