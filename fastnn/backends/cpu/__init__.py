@@ -224,6 +224,8 @@ def _train(net, opt, slots, iterations, hyper, data, order, shuffled, plan, batc
     if parts == 1:
         return _run(loop.TRAIN, net, slots, opt.code, hyper, float(iterations), net.ranges, data, order, not shuffled,
                     csr, batch_size, first, stop, ws, stats, _nothing(dtype, 2))
+    compiling.prepare(dtype, 0, compiling.needed((net.loss, net.mode), opt.code, net.metrics[:, 0],
+                                                 net.plan[:, P_KIND], split=True))  # here, not in the parts' threads
     peers, shares = ws.peers(parts, net.grads.size, dtype), _shares(net.ranges, parts)
     flags = np.zeros(sync.size.py_func(parts), np.int64)
     part_stats = [stats] + [np.zeros_like(stats) for _ in range(parts - 1)]
@@ -302,10 +304,11 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
          stats, out, part=0, parts=1, flags=None, peers=None):
     """Call loop.run with exactly the argument types it was compiled for (compiling.py's _run_args)."""
     x, y, indptr, indices = data
-    # (done already by fit/evaluate/predict, with the notice: the loop must never call a kernel not loaded)
+    # (done already by fit/evaluate/predict, with the notice, and before a split plan's parts start: the loop
+    # must never call a kernel not loaded)
     compiling.prepare(x.dtype, 0, compiling.needed(None if task == loop.PREDICT else (net.loss, net.mode),
                                                    opt_code if task == loop.TRAIN else None, net.metrics[:, 0],
-                                                   net.plan[:, P_KIND]))
+                                                   net.plan[:, P_KIND], split=parts > 1))
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
                     int(net.loss), int(net.mode), float(net.loss_arg), int(net.reduction), net.metrics, x, y, indptr,
                     indices, order, int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout,

@@ -56,21 +56,22 @@ def kernels(dtype, chosen=None):
     return [(k.compiled, jit.argument_types(k.kinds, float_type)) for k in (jit.KERNELS if chosen is None else chosen)]
 
 
-def needed(loss=None, optimizer=None, metrics=(), kinds=()):
+def needed(loss=None, optimizer=None, metrics=(), kinds=(), split=False):
     """The kernels a model calls, as a tuple: all but those picked by a loss, optimizer, metric or layer step
-    code, and its own loss's ((code, mode), when it evaluates or trains), optimizer's (its code, when it
-    trains), metrics' (codes) and layer steps' (the plan's kinds). Remembered: every compiled call asks."""
+    code, or used by split plans only, and its own loss's ((code, mode), when it evaluates or trains),
+    optimizer's (its code, when it trains), metrics' (codes) and layer steps' (the plan's kinds), and the split
+    plans' (when split). Remembered: every compiled call asks."""
     return _needed(None if loss is None else (int(loss[0]), int(loss[1])),
                    None if optimizer is None else int(optimizer),
-                   frozenset(int(code) for code in metrics), frozenset(int(kind) for kind in kinds))
+                   frozenset(int(code) for code in metrics), frozenset(int(kind) for kind in kinds), bool(split))
 
 
 @functools.lru_cache(maxsize=None)
-def _needed(loss, optimizer, metrics, kinds):
+def _needed(loss, optimizer, metrics, kinds, split):
     chosen = set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) | set(metrics_kernels.CHOSEN_BY_CODE) | \
-        set(normalization.CHOSEN_BY_CODE)
+        set(normalization.CHOSEN_BY_CODE) | set(loop.SPLIT_ONLY)
     picked = [k for code in metrics for k in metrics_kernels.kernels_for(code)] + \
-        [k for kind in kinds for k in normalization.kernels_for(kind)]
+        [k for kind in kinds for k in normalization.kernels_for(kind)] + (loop.SPLIT_ONLY if split else [])
     return tuple([k for k in jit.KERNELS if k not in chosen] + (losses.kernels_for(*loss) if loss else [])
                  + (optimizers.kernels_for(optimizer) if optimizer is not None else [])
                  + list(dict.fromkeys(picked)))

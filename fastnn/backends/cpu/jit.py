@@ -68,9 +68,16 @@ _slots = {}  # (kernel, float type) -> its slot: a ctypes cell holding the kerne
 _published = set()  # (kernel, float type) whose slot holds the kernel's address in this process
 
 
+def _own_float(call, float_type):
+    """The float type a kernel is compiled and called for in a network of float_type: float64 when none of its
+    arguments has the network's float type (its callers type the call so: see _call_by_address)."""
+    return float_type if any(k[0] in "Ff" for k in call.kinds) else types.float64
+
+
 def slot(call, float_type):
     """The cell a kernel's callers read its address from (registered as symbol(), holding the trap until
     publish() loads the kernel)."""
+    float_type = _own_float(call, float_type)
     key = (call, float_type)
     if key not in _slots:
         _slots[key] = ctypes.c_void_p(_address(_not_loaded, ()))
@@ -80,6 +87,7 @@ def slot(call, float_type):
 
 def publish(call, float_type):
     """Compile (or load) a kernel for float_type and put its address in its slot."""
+    float_type = _own_float(call, float_type)
     if (call, float_type) in _published:
         return
     sig = declared(call, float_type)
@@ -94,7 +102,7 @@ def publish(call, float_type):
 
 def published(call, float_type):
     """True when the kernel's slot holds its code in this process."""
-    return (call, float_type) in _published
+    return (call, _own_float(call, float_type)) in _published
 
 
 def _address(dispatcher, args):

@@ -36,7 +36,7 @@ from .optimizers import optimizer_update
 from .random import dropout_mask
 from .sync import abort, barrier
 from .sync import size as size_of_sync
-from .views import flat, matrix
+from .views import flat, matrix, vector
 
 TRAIN, EVALUATE, PREDICT, GRADIENT = 0, 1, 2, 3  # GRADIENT: TRAIN's loss and grads, no update
 DENSE_INPUT, WHOLE_INDEX, BATCH_INDEX = 0, 1, 2
@@ -232,6 +232,9 @@ def sum_parts(peers, ranges):
     return ok
 
 
+SPLIT_ONLY = [sum_parts, barrier]  # the kernels only split plans call (compiling.needed)
+
+
 def _entry_points(abi):
     """The loop's entry point. It closes over `abi` (jit.abi(): a fingerprint of every kernel's code)
     because Numba keys its cache on closure values: a cached loop is never used with changed kernels.
@@ -273,19 +276,20 @@ def _entry_points(abi):
             iota[i] = i
         train = task == TRAIN or task == GRADIENT
         penalty = 0.0 if train else regularize(plan, fplan, params, grads, train, 1.0)
-        arrival = 0
+        arrival, done = 0, stop - first
         for k in range(first, stop):
             start = k * batch_size
             b = batch_size if start + batch_size <= n else n - start
             lo, hi = -(-b * part // parts), -(-b * (part + 1) // parts)  # this part's rows of the batch
             mine = start + lo  # (part 0's share is never empty)
-            rows = order[mine:start + hi]
-            if contiguous:
-                xs, ys, batch_ys = x[mine:start + hi], y[mine:start + hi], y[start:start + b]
+            rows, cols = order[mine:start + hi], y.shape[1]
+            if contiguous:  # (views, not slices: slicing code is slow to compile)
+                xs, batch_ys = x[mine:start + hi], matrix(flat(y), start * cols, b, cols)
             else:
-                xs, batch_ys = matrix(work, layout[0], hi - lo, x.shape[1]), matrix(work, layout[1], b, y.shape[1])
+                xs, batch_ys = matrix(work, layout[0], hi - lo, x.shape[1]), matrix(work, layout[1], b, cols)
                 gather(y, order, start, b, batch_ys)  # the whole batch's: the loss's weight total is over it
-                ys = batch_ys[lo:hi]
+            ys = matrix(flat(batch_ys), lo * cols, hi - lo, cols)
+            if not contiguous:
                 if csr == DENSE_INPUT:
                     gather(x, order, mine, hi - lo, xs)
             ip, ix = indptr, indices
@@ -322,22 +326,24 @@ def _entry_points(abi):
                 continue
             bad = not (np.isfinite(value) and squares_finite(grads))
             total = grads
-            if split:  # every part's gradient ready; sum them over this part's ranges, and all check the sum
+            if split:  # every part's gradient ready: then each sums them over its ranges, and all check the sums
                 arrival += 1
-                if barrier(sync, part, parts, arrival, bad):
-                    return k - first
-                total = peers[0]
-                bad = not sum_parts(peers, ranges)
-                arrival += 1
-            if split and barrier(sync, part, parts, arrival, bad) or bad:
-                return k - first
+                bad = barrier(sync, part, parts, arrival, bad)
+                if not bad:
+                    total = vector(flat(peers), 0, grads.size)  # (peers[0])
+                    arrival += 1
+                    bad = barrier(sync, part, parts, arrival, not sum_parts(peers, ranges))
+            if bad:
+                done = k - first
+                break  # (one return below: each return compiles its own clean-up of every array)
             optimizer_update(opt, params, total, slots, hyper[min(k - first, hyper.shape[0] - 1)], step + (k - first),
                              ranges)
             if split:  # every part's parameters updated before any part's next forward pass
                 arrival += 1
                 if barrier(sync, part, parts, arrival, False):
-                    return -1
-        return stop - first
+                    done = -1
+                    break
+        return done
     return run
 
 

@@ -22,7 +22,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array
 
-from .jit import inlined
+from .jit import inlined, kernel
 
 LINE = 8  # int64s per part's slot: 64 bytes, one cache line
 SPINS = 100_000  # loads (about 0.1 ms) before a waiting part starts yielding its core
@@ -92,7 +92,7 @@ def abort(sync, parts):
     store_release(sync, parts * LINE, 1)
 
 
-@inlined
+@kernel("I1 i i i b -> b")
 def barrier(sync, part, parts, arrival, bad):
     """Arrive at barrier number `arrival` (1, 2, ... within a run) and wait for every part: True when a part
     arrived bad there, or the run was aborted."""

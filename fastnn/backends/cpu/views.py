@@ -38,6 +38,17 @@ def matrix(typingctx, buf, start, rows, cols):
 
 
 @intrinsic
+def vector(typingctx, buf, start, size):
+    """buf[start:start + size] (buf: a 1-D C array), without the slicing code Numba would compile."""
+    out_type = types.Array(buf.dtype, 1, "C")
+
+    def codegen(context, builder, sig, args):
+        index = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], sig.args[1:])]
+        return _view(context, builder, sig.args[0], args[0], index[0], index[1:], out_type)
+    return out_type(buf, start, size), codegen
+
+
+@intrinsic
 def flat(typingctx, a):
     """A 2-D C-contiguous array as 1-D, same memory."""
     if not (isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"):
