@@ -15,6 +15,9 @@ or gathered in the shuffled order) for BLAS; WHOLE_INDEX reads each batch in pla
 the CSR index of x's nonzeros (indptr, indices) made once per fit; BATCH_INDEX, for one pass
 over mostly-zero x (evaluate, predict), indexes each batch's nonzeros just before using it.
 
+Under a split plan (planner.py) several threads run `run` at once, each on a share of every training
+batch's samples, meeting at barriers (sync.py) to add their gradients and update a share of the weights each.
+
 `work` is one float buffer cut into regions at the offsets in `layout` (see WORK_REGIONS):
 the gathered batch, each layer's output and dropout mask (layer l at rows * P_OFF), and two
 ping-pong gradient buffers. `iwork` holds 0..cap-1, one batch's CSR row pointers and one flag

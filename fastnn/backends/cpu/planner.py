@@ -1,4 +1,5 @@
-"""Plans for the CPU loop: how the first Dense layer reads its inputs and how many threads BLAS gets.
+"""Plans for the CPU loop: how the first Dense layer reads its inputs, and how the cores are used (one;
+BLAS's threads; or split: one part of the work per core, on fastnn's own threads, see Plan).
 
 What is fastest depends on the network, the batch size and the machine as it is (another process
 holding a core makes a multithreaded BLAS several times slower), so with config.CPU_PLANS "timed"
@@ -14,7 +15,8 @@ shape, the batch size and the float type (as FFTW's planner and cuDNN's benchmar
 
 Work too small to be worth timing, and "fixed", use the rules in config (SPARSE_INPUT_MAX_BATCH,
 BLAS_PARALLEL_MIN_MACS). A plan whose steps become much slower than its trial was is timed again (see
-observed). Plans change speed only: results differ by float rounding at most.
+observed; a fit on several cores checks every config.PLAN_CHECK_SECONDS). Plans change speed only:
+results differ by float rounding at most.
 """
 
 import contextlib
