@@ -97,13 +97,14 @@ def chosen(k, options, trial):
     """The remembered plan for k, else the fastest option by trial(plan) -> seconds per step (then remembered):
     the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide.
 
-    Plans giving BLAS its own threads are timed after the others: OpenBLAS's threads spin for about 0.1 s
-    after their work, and would slow the parts of a split plan timed next on the other cores."""
+    Plans giving BLAS its own threads are timed first: OpenBLAS's threads spin for about 0.1 s after their
+    work, slowing the parts of a split plan running next on the other cores (its first round of trials, which
+    the second makes good, or else the fit's first steps)."""
     if k not in _remembered and len(options) == 1:
         _remembered[k] = options[0], np.inf  # nothing to choose: no trial, never timed again
     if k not in _remembered:
         best = {}
-        for group in ([p for p in options if p.threads == 1], [p for p in options if p.threads != 1]):
+        for group in ([p for p in options if p.threads != 1], [p for p in options if p.threads == 1]):
             for _ in range(config.PLAN_TRIAL_ROUNDS):
                 for plan in group:
                     best[plan] = min(best.get(plan, np.inf), trial(plan))
