@@ -122,7 +122,7 @@ def observed(k, seconds_per_step):
 
 def pace(k):
     """Seconds per step of k's remembered plan, as its trial measured them (inf when it was not timed)."""
-    return _remembered[k][1]
+    return _remembered.get(k, (None, np.inf))[1]
 
 
 def forget():
