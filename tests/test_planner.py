@@ -101,8 +101,8 @@ def test_small_work_and_fixed_setting_use_config_rules(monkeypatch):
     # batch 32: with CSR first, BLAS's largest GEMM is 32x128x10 (one thread, untimed); rows: 32x784x128
     assert planner.candidates(plan, 32, True, split=False) == [planner.Plan(True, 1), planner.Plan(False, 1),
                                                                planner.Plan(False, None)]
-    assert planner.candidates(plan, 1024, False, split=True) == [planner.Plan(False, 1), planner.Plan(False, None),
-                                                                 planner.Plan(False, 1, 2)]
+    assert planner.candidates(plan, 1024, False, split=False) == [planner.Plan(False, 1), planner.Plan(False, None)]
+    assert planner.candidates(plan, 1024, False, split=True) == [planner.Plan(False, 1), planner.Plan(False, 1, 2)]
     monkeypatch.setattr(planner.blas, "controllable", lambda: False)  # parts need BLAS held to one thread
     assert planner.candidates(plan, 1024, False, split=True) == [planner.Plan(False, 1)]
     assert planner.fixed(plan, 32, True, training=True) == planner.Plan(True, 1)

@@ -73,17 +73,21 @@ def fixed(plan, batch_size, sparse, training):
 
 
 def candidates(plan, batch_size, sparse, split):
-    """The plans worth timing: CSR or BLAS rows for mostly-zero inputs; each on one core, BLAS on every core
-    (unless the GEMMs are too small for a second thread to matter: config.PLAN_THREADS_MIN_MACS), and, when the
-    work can be split (`split`), one part per core."""
+    """The plans worth timing: CSR or BLAS rows for mostly-zero inputs; each on one core, and on every core:
+    one part per core when the work can be split (`split`), else BLAS's own threads (unless the GEMMs are too
+    small for a second thread to matter: config.PLAN_THREADS_MIN_MACS).
+
+    Split plans beat BLAS's threads wherever both were measured (every row of BENCHMARKS.md), so those are not
+    timed beside them: OpenBLAS's threads spin for about 0.1 s after their work, and would slow split plans
+    timed or run next."""
     cores = config.cores() if blas.controllable() else 1  # (parts need BLAS held to one thread each)
     found = []
     for csr in (True, False) if sparse else (False,):
         found.append(Plan(csr, 1))
-        if cores > 1 and largest_gemm(plan, batch_size, csr) >= config.PLAN_THREADS_MIN_MACS:
-            found.append(Plan(csr, None))
         if cores > 1 and split:
             found.append(Plan(csr, 1, cores))
+        elif cores > 1 and largest_gemm(plan, batch_size, csr) >= config.PLAN_THREADS_MIN_MACS:
+            found.append(Plan(csr, None))
     return found
 
 
@@ -95,19 +99,14 @@ def timed(plan, samples, batch_size):
 
 def chosen(k, options, trial):
     """The remembered plan for k, else the fastest option by trial(plan) -> seconds per step (then remembered):
-    the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide.
-
-    Plans giving BLAS its own threads are timed first: OpenBLAS's threads spin for about 0.1 s after their
-    work, slowing the parts of a split plan running next on the other cores (its first round of trials, which
-    the second makes good, or else the fit's first steps)."""
+    the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide."""
     if k not in _remembered and len(options) == 1:
         _remembered[k] = options[0], np.inf  # nothing to choose: no trial, never timed again
     if k not in _remembered:
         best = {}
-        for group in ([p for p in options if p.threads != 1], [p for p in options if p.threads == 1]):
-            for _ in range(config.PLAN_TRIAL_ROUNDS):
-                for plan in group:
-                    best[plan] = min(best.get(plan, np.inf), trial(plan))
+        for _ in range(config.PLAN_TRIAL_ROUNDS):
+            for plan in options:
+                best[plan] = min(best.get(plan, np.inf), trial(plan))
         plan = min(options, key=best.get)
         _remembered[k] = plan, best[plan]
     return _remembered[k][0]
@@ -135,11 +134,12 @@ def trial_steps(run_steps, steps, chunk=1, per_call=None):
     config.PLAN_TRIAL_WARMUP seconds (the first call's one-off costs, and an idle core's wake-up), then as many
     steps as that pace fits in PLAN_TRIAL_SECONDS (at most PLAN_TRIAL_MAX_STEPS), timed in one call, or in calls
     of per_call steps when the caller will make such (each call's own cost then counts as much as it will)."""
-    begin, warm = time.perf_counter(), 0
-    while warm == 0 or (time.perf_counter() - begin < config.PLAN_TRIAL_WARMUP and warm + 2 * chunk <= steps):
+    run_steps(0, chunk)  # (its one-off costs do not count in the pace below)
+    begin, warm = time.perf_counter(), chunk
+    while warm == chunk or (time.perf_counter() - begin < config.PLAN_TRIAL_WARMUP and warm + 2 * chunk <= steps):
         run_steps(warm, chunk)
         warm += chunk
-    pace = (time.perf_counter() - begin) / warm
+    pace = (time.perf_counter() - begin) / (warm - chunk)
     count = max(chunk, min(int(config.PLAN_TRIAL_SECONDS / pace), steps - warm, config.PLAN_TRIAL_MAX_STEPS))
     done, start = 0, time.perf_counter()
     while done < count:
