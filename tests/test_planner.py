@@ -29,7 +29,8 @@ def _data(n=192, features=24):
 def _fit(seed=7, epochs=2, dropout=True, **fit):
     """A seeded fit (Dropout draws from the compiled generator); its weights, history and a prediction."""
     fnn.utils.set_random_seed(seed)
-    model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu")]
+    model = fnn.Sequential([layers.Input((24,)),
+                            layers.Dense(16, activation="relu", kernel_regularizer=fnn.regularizers.L1L2(1e-3, 1e-3))]
                            + [layers.Dropout(0.3)] * dropout + [layers.Dense(4, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = _data()
@@ -180,6 +181,20 @@ def test_sum_parts_adds_every_part_into_the_first_over_the_ranges():
     np.testing.assert_array_equal(peers[0], expected)
     peers[2, 30] = np.inf
     assert not sum_parts.py(peers, ranges)
+
+
+def test_regularize_over_shares_adds_up_to_the_whole():
+    from fastnn.backends.cpu.loop import regularize
+    plan = np.array([[0, 6, 5, 0, 0, 30, 0], [0, 5, 2, 0, 35, 45, 5]])  # two Dense steps: kernels at 0 and 35
+    fplan = np.array([[0.01, 0.02, 0.0], [0.0, 0.03, 0.0]])
+    params = np.random.default_rng(4).normal(size=47)
+    whole, parts = np.zeros(47), np.zeros(47)
+    penalty = regularize.py(plan, fplan, params, whole, True, 0.5, 0, 47)
+    shares = sum(regularize.py(plan, fplan, params, parts, True, 0.5, lo, hi) for lo, hi in [(0, 13), (13, 40), (40, 47)])
+    assert shares == pytest.approx(penalty, rel=1e-12)
+    np.testing.assert_allclose(parts, whole, rtol=1e-12)
+    assert penalty == pytest.approx(0.5 * (0.01 * np.abs(params[:30]).sum() + 0.02 * (params[:30] ** 2).sum()
+                                           + 0.03 * (params[35:45] ** 2).sum()))
 
 
 def test_shares_cut_the_trainable_ranges_evenly():

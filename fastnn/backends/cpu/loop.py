@@ -177,18 +177,19 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
             multiply(flat(g), flat(layer_output(plan, l, masks, max(cap, 2), b)), flat(g))
 
 
-@kernel("I2 D2 F1 F1 b d -> d")
-def regularize(plan, fplan, params, grads, want_grad, factor):
-    """factor times the penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser; with want_grad, factor times
-    its gradient is added to grads."""
+@kernel("I2 D2 F1 F1 b d i i -> d")
+def regularize(plan, fplan, params, grads, want_grad, factor, lo, hi):
+    """factor times the penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser, over the parameters lo..hi-1
+    (a split plan's part takes its share); with want_grad, factor times its gradient is added to grads."""
     penalty = 0.0
     square = np.empty((1, 1), params.dtype)
     for l in range(plan.shape[0]):
         l1, l2 = fplan[l, F_L1], fplan[l, F_L2]
-        if plan[l, P_KIND] != DENSE or (l1 == 0 and l2 == 0):
+        start, stop = max(plan[l, P_W], lo), min(plan[l, P_W] + plan[l, P_IN] * plan[l, P_OUT], hi)
+        if plan[l, P_KIND] != DENSE or (l1 == 0 and l2 == 0) or start >= stop:
             continue
-        start, size = plan[l, P_W], plan[l, P_IN] * plan[l, P_OUT]
-        w, g = params[start:start + size], grads[start:start + size]
+        size = stop - start
+        w, g = params[start:stop], grads[start:stop]
         if l2 != 0:  # sum w^2 by BLAS (a scalar loop's sum cannot vectorise without reassociating)
             row = matrix(params, start, 1, size)
             gemm(row, False, row, True, square)
@@ -259,8 +260,8 @@ def _entry_points(abi):
 
         Split training (parts > 1; TRAIN only): this is part `part` of `parts` threads, each running this call on
         its share of every batch's samples, its gradient in grads = peers[part]. They meet at barriers on `sync`
-        (sync.py): then each sums the parts' gradients into peers[0] and updates the parameters over its own
-        `ranges` (a share of the trainable ones). Part 0 adds the regularisers.
+        (sync.py): then each sums the parts' gradients into peers[0], adds the regularisers' and updates the
+        parameters over its own `ranges` (a share of the trainable ones).
         """
         split = parts > 1
         if (abi == 0 or work.size < layout[-1] or iwork.size < 2 * batch_size + 1 + x.shape[1]
@@ -278,7 +279,7 @@ def _entry_points(abi):
         for i in range(cap):
             iota[i] = i
         train = task == TRAIN or task == GRADIENT
-        penalty = 0.0 if train else regularize(plan, fplan, params, grads, train, 1.0)
+        penalty = 0.0 if train else regularize(plan, fplan, params, grads, train, 1.0, 0, params.size)
         arrival, done = 0, stop - first
         for k in range(first, stop):
             start = k * batch_size
@@ -320,8 +321,8 @@ def _entry_points(abi):
             if train:  # the regulariser's gradient adds to what backward wrote
                 backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, touched, cap, bp,
                          fused)
-                if part == 0:
-                    value += regularize(plan, fplan, params, grads, train, factor)
+                if not split:  # (split: each part adds its share below, to the summed gradient)
+                    value += regularize(plan, fplan, params, grads, train, factor, 0, params.size)
             stats[S_LOSS] += value * b  # (a part's value is its share of the batch's)
             stats[S_COUNT] += bp
             metrics_into(metrics, h, ys, stats)
@@ -334,8 +335,12 @@ def _entry_points(abi):
                 bad = barrier(sync, part, parts, arrival, bad)
                 if not bad:
                     total = vector(flat(peers), 0, grads.size)  # (peers[0])
+                    finite, share = sum_parts(peers, ranges), 0.0
+                    for r in range(ranges.shape[0]):
+                        share += regularize(plan, fplan, params, total, True, factor, ranges[r, 0], ranges[r, 1])
+                    stats[S_LOSS] += share * b
                     arrival += 1
-                    bad = barrier(sync, part, parts, arrival, not sum_parts(peers, ranges))
+                    bad = barrier(sync, part, parts, arrival, not (finite and np.isfinite(share)))
             if bad:
                 done = k - first
                 break  # (one return below: each return compiles its own clean-up of every array)
