@@ -246,3 +246,15 @@ def test_a_plan_on_several_cores_trains_in_checked_calls_with_the_same_result(mo
     assert calls == 2 and more_calls == 2 * 12
     for a, b in zip(whole, checked):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_cold_start_does_not_wait_for_the_split_kernels(monkeypatch):
+    from fastnn.backends.cpu import compiling
+    offered = []
+    real = planner.candidates
+    monkeypatch.setattr(planner, "candidates", lambda *args: offered.append(args[3]) or real(*args))
+    monkeypatch.setattr(compiling, "available", lambda dtype, chosen: False)  # (as when nothing is cached yet)
+    model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu"), layers.Dense(4)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(*_data(), batch_size=16, epochs=1, verbose=0)
+    assert offered == [False]

@@ -202,8 +202,15 @@ def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats, per
         with planner.generator_kept(), blas.limited(plan.threads):
             return planner.trial_steps(run_steps, steps, per_call=per_call)
     key = planner.key("fit", net.plan, batch_size, data[0].dtype, sparse)
-    split = batch_size >= 2 * config.cores() and not _draws_or_pools(net)
+    split = batch_size >= 2 * config.cores() and not _draws_or_pools(net) and _split_kernels_ready(data[0].dtype)
     return key, planner.chosen(key, planner.candidates(net.plan, batch_size, sparse, split), trial)
+
+
+def _split_kernels_ready(dtype):
+    """True when the kernels only split plans call are loaded or cached: on a cold start they are not compiled
+    before the first batch (most first runs never split), and a fit does not wait for them (the background
+    helper caches them for the next run)."""
+    return compiling.available(dtype, loop.SPLIT_ONLY)
 
 
 def _draws_or_pools(net):

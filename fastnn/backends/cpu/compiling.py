@@ -283,6 +283,11 @@ def prepare(dtype, verbose, chosen=None):
         _compile_the_rest_in_background(dtype)
 
 
+def available(dtype, chosen):
+    """True when the `chosen` kernels for dtype are loaded or in Numba's cache on disk: no compiling to wait for."""
+    return not _cold(kernels(dtype, [k for k in chosen if not jit.published(k, numba.from_dtype(np.dtype(dtype)))]))
+
+
 def _cold(jobs):
     """[(dispatcher, sig, cache folder)] of the jobs neither loaded nor in the on-disk cache."""
     out = []
