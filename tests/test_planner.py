@@ -91,7 +91,13 @@ def test_a_plan_that_slows_down_is_timed_again():
     planner._remembered[key] = (planner.Plan(True, None), 0.001)
     planner.observed(key, 0.0015)
     assert key in planner._remembered
-    planner.observed(key, 0.001 * config.PLAN_STALE_FACTOR * 1.1)
+    slow = 0.001 * config.PLAN_STALE_FACTOR * 1.1
+    planner.observed(key, slow)
+    planner.observed(key, 0.0015)  # one slow call, then a normal one: noise
+    for _ in range(config.PLAN_STALE_CALLS - 1):
+        planner.observed(key, slow)
+    assert key in planner._remembered
+    planner.observed(key, slow)
     assert key not in planner._remembered
 
 

@@ -44,6 +44,7 @@ class Plan:
 
 
 _remembered = {}  # key -> (Plan, its seconds per step when chosen), for this process
+_strikes = {}  # key -> how many calls in a row its plan has been slow (see observed)
 
 
 def key(task, plan, batch_size, dtype, sparse):
@@ -113,10 +114,15 @@ def chosen(k, options, trial):
 
 
 def observed(k, seconds_per_step):
-    """Forget k's plan when steps now take config.PLAN_STALE_FACTOR times as long as its trial did (another
-    process took a core, say): the next call times the candidates again, on the machine as it is now."""
-    if k in _remembered and seconds_per_step > config.PLAN_STALE_FACTOR * _remembered[k][1]:
-        del _remembered[k]
+    """Forget k's plan when steps took config.PLAN_STALE_FACTOR times as long as its trial did in
+    PLAN_STALE_CALLS calls in a row (another process took a core, say; one slow call may be a moment's noise):
+    the next call times the candidates again, on the machine as it is now."""
+    if k not in _remembered:
+        return
+    slow = seconds_per_step > config.PLAN_STALE_FACTOR * _remembered[k][1]
+    _strikes[k] = _strikes.get(k, 0) + 1 if slow else 0
+    if _strikes[k] >= config.PLAN_STALE_CALLS:
+        del _remembered[k], _strikes[k]
 
 
 def pace(k):
@@ -127,6 +133,7 @@ def pace(k):
 def forget():
     """Drop every remembered plan (the next fit and passes time their candidates again)."""
     _remembered.clear()
+    _strikes.clear()
 
 
 def trial_steps(run_steps, steps, chunk=1, per_call=None):
