@@ -40,7 +40,7 @@ PLAN_TRIAL_MAX_STEPS = 50  # or on this many steps
 PLAN_TRIAL_ROUNDS = 2  # round-robin rounds of those trials; each candidate's best round counts
 PLAN_THREADS_MIN_MACS = 1_000_000  # plans whose largest BLAS GEMM is smaller run it on one thread, untimed
 PLAN_STALE_FACTOR = 2.0  # a plan whose steps take this many times its trial's ...
-PLAN_STALE_CALLS = 2  # ... in this many calls in a row is timed again
+PLAN_STALE_CALLS = 2  # ... in this many calls in a row (or its square in one) is timed again
 PLAN_CHECK_SECONDS = 0.05  # plans using several cores train in calls of about this long, each checked so
 
 # Options for every CPU kernel. error_model="numpy" lets divisions vectorise (1.8x); the one

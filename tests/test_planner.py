@@ -99,6 +99,9 @@ def test_a_plan_that_slows_down_is_timed_again():
     assert key in planner._remembered
     planner.observed(key, slow)
     assert key not in planner._remembered
+    planner._remembered[key] = (planner.Plan(True, None), 0.001)
+    planner.observed(key, 0.001 * config.PLAN_STALE_FACTOR ** 2 * 1.1)  # much slower: at once
+    assert key not in planner._remembered
 
 
 def test_small_work_and_fixed_setting_use_config_rules(monkeypatch):

@@ -115,13 +115,13 @@ def chosen(k, options, trial):
 
 def observed(k, seconds_per_step):
     """Forget k's plan when steps took config.PLAN_STALE_FACTOR times as long as its trial did in
-    PLAN_STALE_CALLS calls in a row (another process took a core, say; one slow call may be a moment's noise):
-    the next call times the candidates again, on the machine as it is now."""
+    PLAN_STALE_CALLS calls in a row, or its square in one (another process took a core, say; a call a little
+    slow may be a moment's noise): the next call times the candidates again, on the machine as it is now."""
     if k not in _remembered:
         return
-    slow = seconds_per_step > config.PLAN_STALE_FACTOR * _remembered[k][1]
-    _strikes[k] = _strikes.get(k, 0) + 1 if slow else 0
-    if _strikes[k] >= config.PLAN_STALE_CALLS:
+    slowdown = seconds_per_step / _remembered[k][1]
+    _strikes[k] = _strikes.get(k, 0) + 1 if slowdown > config.PLAN_STALE_FACTOR else 0
+    if _strikes[k] >= config.PLAN_STALE_CALLS or slowdown > config.PLAN_STALE_FACTOR ** 2:
         del _remembered[k], _strikes[k]
 
 
