@@ -24,8 +24,9 @@ def _both(arrivals):
 
 
 def test_parts_leave_together_and_all_see_a_bad_arrival():
-    seen = _both([(1, False, False), (2, False, True), (3, True, False)])
-    assert seen[0] == seen[1] == [False, True, True]
+    assert _both([(1, False, False), (2, False, False), (3, False, True)]) == {0: [False, False, True],
+                                                                             1: [False, False, True]}
+    assert _both([(1, True, False)]) == {0: [True], 1: [True]}  # (after a bad arrival, no part arrives again)
 
 
 def test_an_abort_releases_a_waiting_part():
