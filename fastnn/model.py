@@ -552,7 +552,8 @@ class Sequential:
             if per_batch:
                 cbs.on_train_batch_begin(done)
             t0 = time.perf_counter()
-            taken = backend.train_batches(net, opt, data, order, shuffle, batch_size, done, stop, ws, stats)
+            taken = backend.train_batches(net, opt, data, order, shuffle, batch_size, done, stop, ws, stats,
+                                          per_batch=per_batch)
             elapsed = time.perf_counter() - t0
             opt.iterations += taken
             finite = taken == stop - done

@@ -97,14 +97,16 @@ class CpuBackend:
     def epoch_order(self, n, shuffle):
         return random.shuffled_order(n, shuffle)
 
-    def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats):
-        """Run training steps first..stop-1 of this epoch; return how many were taken.
+    def train_batches(self, net, opt, data, order, shuffled, batch_size, first, stop, ws, stats, per_batch=False):
+        """Run training steps first..stop-1 of this epoch; return how many were taken. per_batch: the fit calls
+        once a batch all along (callbacks want every batch), so plans are timed in calls of one step.
 
         A plan using more than one core runs in calls of about config.PLAN_CHECK_SECONDS each: when another
         process takes a core, its steps slow down at once, and the next call is on a plan timed anew."""
         hyper, taken = opt.hyper_table(stop - first), 0
         while first + taken < stop:
-            key, plan = _training_plan(net, opt, data, order, shuffled, batch_size, ws, len(stats), stop - first)
+            key, plan = _training_plan(net, opt, data, order, shuffled, batch_size, ws, len(stats),
+                                       1 if per_batch else None)
             count = stop - first - taken
             if key is not None and (plan.parts > 1 or plan.threads != 1) and np.isfinite(planner.pace(key)):
                 count = min(count, max(1, int(config.PLAN_CHECK_SECONDS / planner.pace(key))))
@@ -185,7 +187,8 @@ class CpuBackend:
 
 def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats, per_call):
     """(key, plan): the plan a fit trains on, remembered under key or the fastest candidate on a few scratch
-    steps, per_call steps at most per call as the fit makes them (planner.py); key None for the fixed rules."""
+    steps, per_call steps at most per call (None: any) as the fit makes them (planner.py); key None for the
+    fixed rules."""
     sparse = data[2].size > 0 and net.plan[0, P_KIND] == DENSE
     n = data[0].shape[0]
     if not planner.timed(net.plan, n, batch_size):

@@ -71,8 +71,9 @@ class CudaBackend:
         """The epoch's sample order, drawn on the host by the CPU kernel and uploaded once per epoch."""
         return to_device(cpu_random.shuffled_order(n, True)) if shuffle else dummy("int64")
 
-    def train_batches(self, net, opt, data, order, gather, batch_size, first, stop, ws, stats):
-        """Run training steps first..stop-1 of this epoch; return how many were taken."""
+    def train_batches(self, net, opt, data, order, gather, batch_size, first, stop, ws, stats, per_batch=False):
+        """Run training steps first..stop-1 of this epoch; return how many were taken. (per_batch: see the CPU
+        backend's; one launch sequence per call here either way.)"""
         _keras_reduction(net)
         return loop.train_batches(net, opt, data, order, gather, batch_size, first, stop, ws, stats)
 
