@@ -267,3 +267,20 @@ def test_a_cold_start_does_not_wait_for_the_split_kernels(monkeypatch):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(*_data(), batch_size=16, epochs=1, verbose=0)
     assert offered == [False]
+
+
+def test_trials_make_one_step_calls_only_for_fits_that_do(monkeypatch, capsys):
+    seen = []
+    real = planner.trial_steps
+    monkeypatch.setattr(planner, "trial_steps", lambda *args, **kw: seen.append(kw.get("per_call")) or real(*args, **kw))
+
+    class EveryBatch(fnn.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+    for callbacks, verbose in (([], 1), ([EveryBatch()], 0)):  # the progress bar's first call is one step too
+        planner.forget()
+        seen.clear()
+        model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu"), layers.Dense(4)])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(*_data(), batch_size=16, epochs=1, verbose=verbose, callbacks=callbacks)
+        assert seen and set(seen) == {1 if callbacks else None}
