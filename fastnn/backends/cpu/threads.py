@@ -13,7 +13,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-_pool = {}  # pid -> the executor made in that process
+_pool = {}  # pid -> (the executor made in that process, its number of workers)
 _barred = threading.local()  # .cpu: the core this worker thread is barred from now
 _getcpu = getattr(ctypes.CDLL(None), "sched_getcpu", None) if hasattr(os, "sched_setaffinity") else None
 
@@ -36,11 +36,11 @@ def _bar(cpu, allowed):
 
 def _workers(count):
     """An executor with at least `count` worker threads, for this process."""
-    pool = _pool.get(os.getpid())
-    if pool is None or pool._max_workers < count:
+    pool, size = _pool.get(os.getpid(), (None, 0))
+    if size < count:
         if pool is not None:
             pool.shutdown(wait=False)
-        pool = _pool[os.getpid()] = ThreadPoolExecutor(max_workers=count, thread_name_prefix="fastnn-part")
+        pool, size = _pool[os.getpid()] = ThreadPoolExecutor(max_workers=count, thread_name_prefix="fastnn-part"), count
     return pool
 
 
