@@ -177,7 +177,7 @@ class CpuBackend:
         with blas.limited(plan.threads):
             run_steps(plan, 0, steps, stats)
         if key is not None:
-            planner.observed(key, (time.perf_counter() - start) / steps)
+            planner.observed(key, (time.perf_counter() - start) / steps, runs=False)
 
     def loss_value(self, loss, mode, y_pred, y_true, arg=0.0):
         """Mean loss of one batch (for calling a loss object directly)."""

@@ -113,14 +113,16 @@ def chosen(k, options, trial):
     return _remembered[k][0]
 
 
-def observed(k, seconds_per_step):
+def observed(k, seconds_per_step, runs=True):
     """Forget k's plan when steps took config.PLAN_STALE_FACTOR times as long as its trial did in
-    PLAN_STALE_CALLS calls in a row, or its square in one (another process took a core, say; a call a little
-    slow may be a moment's noise): the next call times the candidates again, on the machine as it is now."""
+    PLAN_STALE_CALLS calls in a row (when `runs` count: a fit's), or its square in one (another process took
+    a core, say; a call a little slow may be a moment's noise): the next call times the candidates again, on
+    the machine as it is now. (A pass of a few milliseconds is often a little slow after an idle spell, and
+    timing its candidates again costs several passes: so passes count only the second rule.)"""
     if k not in _remembered:
         return
     slowdown = seconds_per_step / _remembered[k][1]
-    _strikes[k] = _strikes.get(k, 0) + 1 if slowdown > config.PLAN_STALE_FACTOR else 0
+    _strikes[k] = _strikes.get(k, 0) + 1 if runs and slowdown > config.PLAN_STALE_FACTOR else 0
     if _strikes[k] >= config.PLAN_STALE_CALLS or slowdown > config.PLAN_STALE_FACTOR ** 2:
         del _remembered[k], _strikes[k]
 
