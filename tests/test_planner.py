@@ -287,3 +287,38 @@ def test_trials_make_one_step_calls_only_for_fits_that_do(monkeypatch, capsys):
         model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
         model.fit(*_data(), batch_size=16, epochs=1, verbose=verbose, callbacks=callbacks)
         assert seen and set(seen) == {1 if callbacks else None}
+
+
+def test_a_split_pass_on_many_cores_times_only_its_own_batches(monkeypatch):
+    """With 4 cores, a pass of 9 batches is split 4 ways: its trials must stay within those 9 batches."""
+    monkeypatch.setattr(config, "cores", lambda: 4)
+    model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu"), layers.Dense(4)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = _data(n=9 * 16)[0]
+    monkeypatch.setattr(config, "CPU_PLANS", "fixed")
+    want = model.predict(x, batch_size=16, verbose=0)
+    monkeypatch.setattr(config, "CPU_PLANS", "timed")
+    ranged = []
+    real = planner.trial_steps
+    monkeypatch.setattr(planner, "trial_steps", lambda run_steps, steps, *a, **kw: real(
+        lambda first, count: ranged.append((first, count, steps)) or run_steps(first, count), steps, *a, **kw))
+    np.testing.assert_allclose(model.predict(x, batch_size=16, verbose=0), want, rtol=1e-5, atol=1e-6)
+    assert ranged and all(first + count <= steps for first, count, steps in ranged)
+
+
+def test_the_loop_refuses_a_batch_past_the_data():
+    from fastnn.backends import cpu
+    from fastnn.backends.cpu import loop
+    model = fnn.Sequential([layers.Input((24,)), layers.Dense(4)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = _data(n=32)[0]
+    backend, net = model._backend, model._network()
+    model.predict(x, batch_size=16, verbose=0)  # (loads what the loop calls)
+    data = backend.put_data(x, np.zeros((32, 4), np.float32))
+    ws = backend.workspace(model.plan, 16, 24, 4, model.dtype)
+    out = np.empty((32, 4), np.float32)
+    args = (loop.PREDICT, net, cpu._nothing(np.float32, 2), 0, cpu._nothing(np.float64, 2), 0.0,
+            cpu._nothing(np.int64, 2), data, np.arange(32), True, loop.DENSE_INPUT, 16)
+    assert cpu._run(*args, 0, 2, ws, np.zeros(8), out) == 2
+    with pytest.raises(RuntimeError, match="past the data"):
+        cpu._run(*args, 0, 3, ws, np.zeros(8), out)  # batch 2 would start at row 32 of 32

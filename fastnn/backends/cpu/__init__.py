@@ -169,7 +169,7 @@ class CpuBackend:
         key = planner.key(task, net.plan, batch_size, dtype, sparse) if planner.timed(net.plan, n, batch_size) \
             else None
         if key is not None:
-            options = planner.candidates(net.plan, batch_size, sparse, split=steps >= 2 * config.cores())
+            options = planner.candidates(net.plan, batch_size, sparse, split=steps >= 3 * config.cores())  # (trials)
             plan = planner.chosen(key, options, trial)
         else:
             plan = planner.fixed(net.plan, batch_size, sparse, training=False)
@@ -325,5 +325,6 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
                     ws.iwork, ws.bidx, stats, out, int(part), int(parts), _NO_FLAGS if flags is None else flags,
                     _nothing(x.dtype, 2) if peers is None else peers)
     if done < 0:
-        raise RuntimeError("fastnn internal error: a CPU buffer is smaller than the network needs")
+        raise RuntimeError("fastnn internal error: a CPU buffer is smaller than the network needs, or a batch lies "
+                           "past the data")
     return done

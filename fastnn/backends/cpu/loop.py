@@ -256,7 +256,8 @@ def _entry_points(abi):
         Training updates the parameters in the [start, stop) rows of `ranges` (the trainable layers'), step k
         with row k - first of `hyper` (the optimizer's hyper-parameters; the last row when there are fewer).
         contiguous: order is 0..n-1, so batches are views of x. Returns the batches done: fewer than
-        asked when a training loss or gradient became non-finite, -1 when a buffer is too small.
+        asked when a training loss or gradient became non-finite, -1 when a buffer is too small or a batch is
+        past the data.
 
         Split training (parts > 1; TRAIN only): this is part `part` of `parts` threads, each running this call on
         its share of every batch's samples, its gradient in grads = peers[part]. They meet at barriers on `sync`
@@ -267,6 +268,7 @@ def _entry_points(abi):
         if (abi == 0 or work.size < layout[-1] or iwork.size < 2 * batch_size + 1 + x.shape[1]
                 or (task == PREDICT and out.shape[0] < x.shape[0])
                 or (csr == BATCH_INDEX and bidx.size < batch_size * x.shape[1])
+                or (stop > first and (stop - 1) * batch_size >= x.shape[0])  # (a batch past the data)
                 or (split and (task != TRAIN or sync.size < size_of_sync(parts) or peers.shape[0] < parts
                                or csr == BATCH_INDEX))):
             if split and sync.size >= size_of_sync(parts):

@@ -139,21 +139,20 @@ def forget():
 
 
 def trial_steps(run_steps, steps, chunk=1, per_call=None):
-    """Seconds per step of run_steps(first, count) over steps 0..steps-1: untimed calls of `chunk` steps for
-    config.PLAN_TRIAL_WARMUP seconds (the first call's one-off costs, and an idle core's wake-up), then as many
-    steps as that pace fits in PLAN_TRIAL_SECONDS (at most PLAN_TRIAL_MAX_STEPS), timed in one call, or in calls
-    of per_call steps when the caller will make such (each call's own cost then counts as much as it will)."""
-    run_steps(0, chunk)  # (its one-off costs do not count in the pace below)
-    begin, warm = time.perf_counter(), chunk
-    while warm == chunk or (time.perf_counter() - begin < config.PLAN_TRIAL_WARMUP and warm + 2 * chunk <= steps):
-        run_steps(warm, chunk)
-        warm += chunk
-    pace = (time.perf_counter() - begin) / (warm - chunk)
-    count = max(chunk, min(int(config.PLAN_TRIAL_SECONDS / pace), steps - warm, config.PLAN_TRIAL_MAX_STEPS))
+    """Seconds per step of run_steps(first, count) over steps 0..steps-1 (at least 3 chunks of them): an untimed
+    call of `chunk` steps (the first call's one-off costs), one of `chunk` more to measure the pace, then as many
+    steps as that pace fits in config.PLAN_TRIAL_SECONDS (at most PLAN_TRIAL_MAX_STEPS and the steps left), timed
+    in one call, or in calls of per_call steps when the caller will make such (each call's own cost then counts as
+    much as it will)."""
+    run_steps(0, chunk)
+    begin = time.perf_counter()
+    run_steps(chunk, chunk)
+    pace = (time.perf_counter() - begin) / chunk
+    count = max(chunk, min(int(config.PLAN_TRIAL_SECONDS / pace), steps - 2 * chunk, config.PLAN_TRIAL_MAX_STEPS))
     done, start = 0, time.perf_counter()
     while done < count:
         step = min(count - done, per_call or count)
-        run_steps(warm + done, step)
+        run_steps(2 * chunk + done, step)
         done += step
     return (time.perf_counter() - start) / done
 
