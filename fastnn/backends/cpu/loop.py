@@ -37,7 +37,7 @@ from .metrics import metrics_into
 from .normalization import batchnorm_backward, batchnorm_forward
 from .optimizers import optimizer_update
 from .random import dropout_mask
-from .sync import abort, barrier
+from .sync import abort, barrier, wait
 from .sync import size as size_of_sync
 from .views import flat, matrix, vector
 
@@ -179,6 +179,12 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
 
 @kernel("I2 D2 F1 F1 b d i i -> d")
 def regularize(plan, fplan, params, grads, want_grad, factor, lo, hi):
+    """_regularize(), as the loop calls it (a kernel: compiled once, called by address)."""
+    return _regularize(plan, fplan, params, grads, want_grad, factor, lo, hi)
+
+
+@inlined
+def _regularize(plan, fplan, params, grads, want_grad, factor, lo, hi):
     """factor times the penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser, over the parameters lo..hi-1
     (a split plan's part takes its share); with want_grad, factor times its gradient is added to grads."""
     penalty = 0.0
@@ -220,7 +226,7 @@ def squares_finite(grads):
     return ok
 
 
-@kernel("F2 I2 -> b")
+@inlined
 def sum_parts(peers, ranges):
     """peers[0] += peers[1] + ... over each [start, stop) row of ranges (the split parts' gradients, added in
     order, so a plan's runs repeat bit for bit); True when every sum's square is finite (see squares_finite)."""
@@ -236,7 +242,22 @@ def sum_parts(peers, ranges):
     return ok
 
 
-SPLIT_ONLY = [sum_parts, barrier]  # the kernels only split plans call (compiling.needed)
+@kernel("I1 i i i b F2 I2 I2 D2 F1 d D1 i -> b")
+def combine_parts(sync, part, parts, arrival, bad, peers, ranges, plan, fplan, params, factor, stats, b):
+    """A split training step's meeting after the backward pass (see run): wait for every part's gradient
+    (barrier `arrival`), sum them into peers[0] over this part's ranges, add the regularisers' share there (its
+    penalty to stats, for a batch of b) and wait again (arrival + 1), every part reporting whether its sums are
+    finite. True: every part stops (one was bad). A kernel of its own, compiled only for split plans."""
+    if wait(sync, part, parts, arrival, bad):
+        return True
+    total, finite, share = peers[0], sum_parts(peers, ranges), 0.0
+    for r in range(ranges.shape[0]):
+        share += _regularize(plan, fplan, params, total, True, factor, ranges[r, 0], ranges[r, 1])
+    stats[S_LOSS] += share * b
+    return wait(sync, part, parts, arrival + 1, not (finite and np.isfinite(share)))
+
+
+SPLIT_ONLY = [combine_parts, barrier]  # the kernels only split plans call (compiling.needed)
 
 
 def _entry_points(abi):
@@ -313,9 +334,8 @@ def _entry_points(abi):
             g0, g1 = work[layout[4]:layout[5]], work[layout[5]:layout[6]]
             g = matrix(g0, 0, bp, h.shape[1])
             value = loss_forward_backward(loss, mode, h, ys, g, train, loss_arg)
-            per = float(b)  # value and grads are per this: the batch's size, or (REDUCE_WEIGHTS) its weight total
-            if reduction == REDUCE_WEIGHTS:
-                per = total_weight(loss, layer_output(plan, plan.shape[0] - 1, acts, cap, b), batch_ys)
+            # value and grads are per this: the batch's size, or (REDUCE_WEIGHTS) its weight total
+            per = total_weight(loss, h, batch_ys) if reduction == REDUCE_WEIGHTS else float(b)
             if train and per != bp:
                 scale(flat(g), bp / per)
             factor = 1.0 / per if reduction == REDUCE_WEIGHTS else 1.0  # the penalty's share
@@ -332,17 +352,11 @@ def _entry_points(abi):
                 continue
             bad = not (np.isfinite(value) and squares_finite(grads))
             total = grads
-            if split:  # every part's gradient ready: then each sums them over its ranges, and all check the sums
-                arrival += 1
-                bad = barrier(sync, part, parts, arrival, bad)
-                if not bad:
-                    total = vector(flat(peers), 0, grads.size)  # (peers[0])
-                    finite, share = sum_parts(peers, ranges), 0.0
-                    for r in range(ranges.shape[0]):
-                        share += regularize(plan, fplan, params, total, True, factor, ranges[r, 0], ranges[r, 1])
-                    stats[S_LOSS] += share * b
-                    arrival += 1
-                    bad = barrier(sync, part, parts, arrival, not (finite and np.isfinite(share)))
+            if split:  # (in a kernel of its own: this loop compiles on every cold start, split or not)
+                bad = combine_parts(sync, part, parts, arrival + 1, bad, peers, ranges, plan, fplan, params, factor,
+                                    stats, b)
+                arrival += 2
+                total = vector(flat(peers), 0, grads.size)  # (peers[0], where combine_parts summed them)
             if bad:
                 done = k - first
                 break  # (one return below: each return compiles its own clean-up of every array)

@@ -52,11 +52,12 @@ def loss_forward_backward(loss, mode, out, y, grad, want_grad, arg):
 
 @kernel("i F2 F2 -> d")
 def total_weight(loss, out, y):
-    """The batch's sum of sample weights (its row count when it has none)."""
+    """The sum of the sample weights of y's rows (their count when they have none); out: outputs of the same
+    width (its rows may be a share of y's, under a split plan)."""
     if not has_weights(loss, out, y):
-        return float(out.shape[0])
+        return float(y.shape[0])
     total = 0.0
-    for r in range(out.shape[0]):
+    for r in range(y.shape[0]):
         total += y[r, y.shape[1] - 1]
     return total
 

@@ -94,6 +94,12 @@ def abort(sync, parts):
 
 @kernel("I1 i i i b -> b")
 def barrier(sync, part, parts, arrival, bad):
+    """wait(), as the loop calls it (a kernel: compiled only for split plans, called by address)."""
+    return wait(sync, part, parts, arrival, bad)
+
+
+@inlined
+def wait(sync, part, parts, arrival, bad):
     """Arrive at barrier number `arrival` (1, 2, ... within a run) and wait for every part: True when a part
     arrived bad there, or the run was aborted. After True, no part may arrive again in this run (each leaves
     the loop): a part's later arrival would overwrite the mark of the bad one."""
