@@ -28,9 +28,10 @@ SPARSE_INPUT_MAX_BATCH = 1024
 BLAS_PARALLEL_MIN_MACS = 64_000_000
 
 # How the CPU loop chooses, per network, batch size and machine, between CSR and BLAS for the first layer
-# and one or every core for BLAS (backends/cpu/planner.py): "timed" times the candidates (a fit on scratch
-# copies of its first steps, evaluate and predict on their first batches) and keeps the fastest for the process;
-# "fixed" applies the two rules above (reproducible across processes and machines).
+# and how it uses the cores: one, BLAS's threads, or split parts on fastnn's own threads (backends/cpu/planner.py).
+# "timed" times the candidates (a fit on scratch copies of its first steps, evaluate and predict on their first
+# batches) and keeps the fastest for the process; "fixed" applies the two rules above, on one part (reproducible
+# across processes and machines).
 CPU_PLANS = os.environ.get("FASTNN_CPU_PLANS", "timed")
 PLAN_MIN_MACS = 1e9  # passes with fewer multiply-adds than this (samples * per-sample) use the fixed rules
 PLAN_MIN_STEPS = 8  # ... and so do those of fewer batches

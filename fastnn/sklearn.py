@@ -106,9 +106,9 @@ class _FastnnMLP:
         return opt
 
     def _take_weights(self, model):
-        """coefs_ and intercepts_ = the fastnn network's weights (fresh arrays)."""
+        """coefs_ and intercepts_ = the fastnn network's weights (get_weights gives fresh copies)."""
         weights = model.get_weights()
-        self.coefs_, self.intercepts_ = [w.copy() for w in weights[0::2]], [b.copy() for b in weights[1::2]]
+        self.coefs_, self.intercepts_ = weights[0::2], weights[1::2]
 
     def _reported(self, value, logs, offset):
         """scikit-learn's loss from fastnn's (value = the training objective's mean over the epoch's batches)."""
