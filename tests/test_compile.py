@@ -13,7 +13,7 @@ from numba.core import event
 
 import fastnn as fnn
 from fastnn import layers
-from fastnn.backends.cpu import compiling, jit, loop
+from fastnn.backends.cpu import compiling, jit, loop, penalty, split
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -99,15 +99,15 @@ def test_a_model_needs_its_own_loss_and_optimizer_kernels_only():
     """needed() leaves out the other losses' and optimizers' kernels, and names exactly the ones the loop's
     dispatchers call for each loss, mode and optimizer (their Python twins run with recording stand-ins)."""
     from fastnn.backends import codes
-    from fastnn.backends.cpu import loop, losses, metrics, normalization, optimizers
+    from fastnn.backends.cpu import losses, metrics, normalization, optimizers
     chosen = compiling.needed((codes.SCCE, losses.FUSED), codes.ADAM, [codes.ACC_SPARSE])
     assert optimizers.adam_update in chosen and optimizers.sgd_update not in chosen
     assert losses._cce_logits in chosen and losses._mse not in chosen and losses._cce_probs not in chosen
     assert metrics._class_hits in chosen and metrics._auc_histograms not in chosen
     assert set(compiling.needed()) | set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) | \
-        set(metrics.CHOSEN_BY_CODE) | set(normalization.CHOSEN_BY_CODE) | set(loop.SPLIT_ONLY) == set(jit.KERNELS)
-    assert set(loop.SPLIT_ONLY) <= set(compiling.needed(split=True)) and \
-        not set(loop.SPLIT_ONLY) & set(compiling.needed())
+        set(metrics.CHOSEN_BY_CODE) | set(normalization.CHOSEN_BY_CODE) | set(split.SPLIT_ONLY) == set(jit.KERNELS)
+    assert set(split.SPLIT_ONLY) <= set(compiling.needed(split=True)) and \
+        not set(split.SPLIT_ONLY) & set(compiling.needed())
     assert normalization.batchnorm_forward in compiling.needed(kinds=[codes.DENSE, codes.BATCHNORM])
     assert normalization.batchnorm_forward not in compiling.needed(kinds=[codes.DENSE])
 
@@ -159,7 +159,7 @@ def test_the_loop_calls_each_kernel_by_address_instead_of_holding_a_copy():
     for dispatcher, kernel_sig in compiling.kernels("float32"):
         dispatcher.compile(kernel_sig)
         assert not any(dispatcher.overloads[kernel_sig].fndesc.llvm_func_name in name for name in defined)
-    assert {f"fastnn.{loop.__name__}.gather.float32", f"fastnn.{loop.__name__}.regularize.float32"} <= slots
+    assert {f"fastnn.{loop.__name__}.gather.float32", f"fastnn.{penalty.__name__}.regularize.float32"} <= slots
 
 
 def test_a_kernel_called_with_other_argument_types_is_a_clear_typing_error():

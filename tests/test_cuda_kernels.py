@@ -11,7 +11,7 @@ from cuda_support import SIMULATOR_WARNINGS, require_device
 from fastnn.backends import codes
 from fastnn.backends.cpu import activations as cpu_act
 from fastnn.backends.cpu import dense as cpu_dense
-from fastnn.backends.cpu import loop as cpu_loop
+from fastnn.backends.cpu import penalty as cpu_penalty
 from fastnn.backends.cpu import losses as cpu_losses
 from fastnn.backends.cpu import metrics as cpu_metrics
 from fastnn.backends.cpu import optimizers as cpu_opt
@@ -175,7 +175,7 @@ def test_weight_grads_gather_regularise_and_report_the_penalty(rng, rows, n_in, 
     cpu_dense.dense_backward.py(xs, w, gb, grads[:n_in * n_out].reshape(n_in, n_out),
                              grads[n_in * n_out:], True, np.empty_like(xs), False)
     plan = np.array([[codes.DENSE, n_in, n_out, codes.LINEAR, 0, n_in * n_out, 0]])
-    penalty = cpu_loop.regularize.py(plan, np.array([[l1, l2, 0.0]]), params, grads, True, 1.0, 0, params.size)
+    penalty = cpu_penalty.regularize.py(plan, np.array([[l1, l2, 0.0]]), params, grads, True, 1.0, 0, params.size)
     stat = new_status()
     dw, db = dev(np.zeros((n_in, n_out), dtype)), dev(np.zeros(n_out, dtype))
     dense.weight_grads(dev(x), dev(g), dw, db, True, rows, dev(order), start, True, dev(w), l1, l2, stat, 1)
@@ -214,7 +214,7 @@ def test_input_grad_applies_the_derivative_of_the_step_below(rng, act):
 def test_penalty_matches_cpu_penalty_of(rng):
     params = rand(rng, 33, np.float32)
     plan = np.array([[codes.DENSE, 3, 11, codes.LINEAR, 0, -1, 0]])
-    want = cpu_loop.regularize.py(plan, np.array([[0.3, 0.7, 0.0]]), params, params, False, 1.0, 0, params.size)
+    want = cpu_penalty.regularize.py(plan, np.array([[0.3, 0.7, 0.0]]), params, params, False, 1.0, 0, params.size)
     stat = new_status()
     dense.penalty(dev(params), 0.3, 0.7, stat, status.STEP_PEN)
     np.testing.assert_allclose(stat.copy_to_host()[status.STEP_PEN], want, rtol=1e-6)  # the CPU sums in float32

@@ -10,17 +10,18 @@ from fastnn.data import all_finite
 @pytest.mark.parametrize("capacity", [0, 5, 10_000])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_nonzero_index_is_the_csr_of_the_nonzeros(capacity, dtype):
-    """Same rows and columns as np.nonzero, whether the capacity guess is short, tiny or generous."""
+    """Same rows, columns and values as np.nonzero, whether the capacity guess is short, tiny or generous."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(40, 13)).astype(dtype)
     x[rng.random(x.shape) < 0.7] = 0
     x[5] = 0  # an all-zero row
     x[6] = 1  # an all-nonzero row
-    indptr, indices = nonzero_index(x, capacity)
+    indptr, indices, values = nonzero_index(x, capacity)
     rows, cols = np.nonzero(x)
     np.testing.assert_array_equal(indptr, np.concatenate([[0], np.cumsum(np.count_nonzero(x, axis=1))]))
     np.testing.assert_array_equal(indices, cols)
-    assert indices.dtype == np.int32
+    np.testing.assert_array_equal(values, x[rows, cols])
+    assert indices.dtype == np.int32 and values.dtype == dtype
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -88,3 +89,25 @@ def test_csr_and_blas_first_layers_train_the_same():
         weights.append(model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("width", [1, 7, 16, 17, 64, 100, 130])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_csr_kernels_match_numpy_at_every_width(width, dtype):
+    """dense_forward_csr and dense_backward_csr against x[rows] @ w + b and x[rows]^T g: widths that take each of
+    the register blocks, single vectors and single floats of their row loops (and rows with no nonzero)."""
+    from fastnn.backends.cpu.dense import dense_backward_csr, dense_forward_csr
+    rng = np.random.default_rng(width)
+    x = (rng.normal(size=(12, 9)) * (rng.random((12, 9)) < 0.4)).astype(dtype)
+    x[3] = 0
+    w, b, g = (rng.normal(size=shape).astype(dtype) for shape in ((9, width), (width,), (5, width)))
+    indptr, indices, values = nonzero_index(x, 0)
+    rows = np.array([3, 0, 7, 11, 3], np.int64)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    out = np.full((5, width), np.nan, dtype)
+    dense_forward_csr.py(values, rows, indptr, indices, w, b, True, out)
+    np.testing.assert_allclose(out, x[rows] @ w + b, **tol)
+    dw, db = np.full_like(w, np.nan), np.full_like(b, np.nan)
+    dense_backward_csr.py(values, rows, indptr, indices, g, dw, db, True)
+    np.testing.assert_allclose(dw, x[rows].T @ g, **tol)
+    np.testing.assert_allclose(db, g.sum(axis=0), **tol)

@@ -183,7 +183,7 @@ def test_a_failing_part_releases_the_others(monkeypatch):
 
 
 def test_sum_parts_adds_every_part_into_the_first_over_the_ranges():
-    from fastnn.backends.cpu.loop import sum_parts
+    from fastnn.backends.cpu.split import sum_parts
     peers = np.random.default_rng(0).random((3, 40)).astype(np.float32)
     ranges = np.array([[2, 9], [20, 37]], np.int64)
     expected = peers[0].copy()
@@ -196,7 +196,7 @@ def test_sum_parts_adds_every_part_into_the_first_over_the_ranges():
 
 
 def test_regularize_over_shares_adds_up_to_the_whole():
-    from fastnn.backends.cpu.loop import regularize
+    from fastnn.backends.cpu.penalty import regularize
     plan = np.array([[0, 6, 5, 0, 0, 30, 0], [0, 5, 2, 0, 35, 45, 5]])  # two Dense steps: kernels at 0 and 35
     fplan = np.array([[0.01, 0.02, 0.0], [0.0, 0.03, 0.0]])
     params = np.random.default_rng(4).normal(size=47)

@@ -10,6 +10,7 @@ from ... import config
 from . import blas, compiling, loop, losses, planner, random, sync, threads
 from .dense import nonzero_index_into
 from .losses import batch_loss
+from .split import SPLIT_ONLY
 
 
 def nonzero_share(x):
@@ -19,22 +20,31 @@ def nonzero_share(x):
 
 
 def nonzero_index(x, capacity):
-    """CSR index of x's nonzeros, (indptr int64 (n+1,), indices int32), in one pass over x.
+    """CSR form of x's nonzeros, (indptr int64 (n+1,), indices int32, values of x's type), in one pass over x.
 
-    `capacity` guesses the count; the array grows by half when short. NumPy allocates it, not the
+    `capacity` guesses the count; the arrays grow by half when short. NumPy allocates them, not the
     kernel: NumPy asks Linux for huge pages on large arrays, which on this project's test VM
     halved the index build (page faults cost more than the compaction itself).
     """
     indptr = np.zeros(len(x) + 1, np.int64)
-    indices = np.empty(max(capacity, x.shape[1]), np.int32)
-    row = nonzero_index_into(x, indptr, indices)
+    size = max(capacity, x.shape[1])
+    indices, values = np.empty(size, np.int32), np.empty(size, x.dtype)
+    row = nonzero_index_into(x, indptr, indices, values)
     while row < len(x):
-        grown = np.empty(indices.size + indices.size // 2 + x.shape[1], np.int32)
-        grown[:indptr[row]] = indices[:indptr[row]]
-        indices = grown
-        row += nonzero_index_into(x[row:], indptr[row:], indices)
-    used = indices[:indptr[-1]]
-    return indptr, used if 8 * used.size >= 7 * indices.size else used.copy()  # no large unused tail
+        size = indices.size + indices.size // 2 + x.shape[1]
+        indices, values = _grown(indices, size, indptr[row]), _grown(values, size, indptr[row])
+        row += nonzero_index_into(x[row:], indptr[row:], indices, values)
+    used = indptr[-1]
+    if 8 * used < 7 * indices.size:  # no large unused tail
+        return indptr, indices[:used].copy(), values[:used].copy()
+    return indptr, indices[:used], values[:used]
+
+
+def _grown(a, size, kept):
+    """A larger array of a's type holding a's first `kept` entries."""
+    out = np.empty(size, a.dtype)
+    out[:kept] = a[:kept]
+    return out
 
 
 def sparse_enough(share):
@@ -75,7 +85,7 @@ class CpuBackend:
         compiling.prepare(dtype, verbose, compiling.needed(loss, optimizer, metrics, kinds))
 
     def put_data(self, x, y, train_batch=None):
-        """(x, y, indptr, indices), the CSR index of x's nonzeros filled in for training on mostly-zero x.
+        """(x, y, indptr, indices, values), the CSR form of x's nonzeros filled in for training on mostly-zero x.
 
         train_batch is the batch size when x is to be trained on (None: evaluated or predicted
         only, one pass, which indexes each batch as it goes instead: see _one_pass). Under fixed
@@ -86,12 +96,12 @@ class CpuBackend:
             share = nonzero_share(x)
             if sparse_enough(share):
                 return (x, y) + nonzero_index(x, int(1.05 * share * x.size))
-        return x, y, np.zeros(0, np.int64), np.zeros(0, np.int32)
+        return x, y, np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, x.dtype)
 
     def workspace(self, plan, cap, n_features, n_targets, dtype, training=False):
         """Buffers for batches of at most cap rows: allocated once per fit/evaluate/predict."""
         layout = loop.work_layout(plan, cap, n_features, n_targets, loop.TRAIN if training else loop.PREDICT)
-        return Workspace(np.empty(layout[-1], dtype), layout, np.empty(2 * cap + 1 + n_features, np.int64),
+        return Workspace(np.empty(layout[-1], dtype), layout, np.empty(2 * cap + 1, np.int64),
                          np.empty(0, np.int32), cap * n_features)
 
     def epoch_order(self, n, shuffle):
@@ -213,7 +223,7 @@ def _split_kernels_ready(dtype):
     """True when the kernels only split plans call are loaded or cached: on a cold start they are not compiled
     before the first batch (most first runs never split), and a fit does not wait for them (the background
     helper caches them for the next run)."""
-    return compiling.available(dtype, loop.SPLIT_ONLY)
+    return compiling.available(dtype, SPLIT_ONLY)
 
 
 def _draws_or_pools(net):
@@ -313,7 +323,7 @@ def _nothing(dtype, ndim):
 def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguous, csr, batch_size, first, stop, ws,
          stats, out, part=0, parts=1, flags=None, peers=None):
     """Call loop.run with exactly the argument types it was compiled for (compiling.py's _run_args)."""
-    x, y, indptr, indices = data
+    x, y, indptr, indices, values = data
     # (done already by fit/evaluate/predict, with the notice, and before a split plan's parts start: the loop
     # must never call a kernel not loaded)
     compiling.prepare(x.dtype, 0, compiling.needed(None if task == loop.PREDICT else (net.loss, net.mode),
@@ -321,9 +331,9 @@ def _run(task, net, slots, opt_code, hyper, step, ranges, data, order, contiguou
                                                    net.plan[:, P_KIND], split=parts > 1))
     done = loop.run(task, net.plan, net.fplan, net.params, net.grads, slots, int(opt_code), hyper, float(step), ranges,
                     int(net.loss), int(net.mode), float(net.loss_arg), int(net.reduction), net.metrics, x, y, indptr,
-                    indices, order, int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work, ws.layout,
-                    ws.iwork, ws.bidx, stats, out, int(part), int(parts), _NO_FLAGS if flags is None else flags,
-                    _nothing(x.dtype, 2) if peers is None else peers)
+                    indices, values, order, int(contiguous), csr, int(batch_size), int(first), int(stop), ws.work,
+                    ws.layout, ws.iwork, ws.bidx, stats, out, int(part), int(parts),
+                    _NO_FLAGS if flags is None else flags, _nothing(x.dtype, 2) if peers is None else peers)
     if done < 0:
         raise RuntimeError("fastnn internal error: a CPU buffer is smaller than the network needs, or a batch lies "
                            "past the data")

@@ -33,6 +33,7 @@ from ... import config
 from . import jit, loop, losses, normalization, optimizers
 from . import metrics as metrics_kernels
 from .dense import nonzero_index_into
+from .split import SPLIT_ONLY
 
 
 def _run_args(dtype):
@@ -40,13 +41,15 @@ def _run_args(dtype):
     f, i8, i4, f8 = (lambda *shape: np.empty(shape, dtype)), (lambda *s: np.empty(s, np.int64)), \
         np.empty(0, np.int32), (lambda *s: np.empty(s, np.float64))
     return (0, i8(0, 0), f8(0, 0), f(0), f(0), f(0, 0), 0, f8(0, 0), 0.0, i8(0, 0), 0, 0, 0.0, 0, i8(0, 0), f(0, 0),
-            f(0, 0), i8(0), i4, i8(0), 0, 0, 0, 0, 0, f(0), i8(0), i8(0), i4, f8(0), f(0, 0), 0, 0, i8(0), f(0, 0))
+            f(0, 0), i8(0), i4, f(0), i8(0), 0, 0, 0, 0, 0, f(0), i8(0), i8(0), i4, f8(0), f(0, 0), 0, 0, i8(0),
+            f(0, 0))
 
 
 def entry_points(dtype):
     """[(dispatcher, argument types)] of every CPU entry point a fit, evaluate or predict calls."""
     calls = [(loop.run, _run_args(dtype)),
-             (nonzero_index_into, (np.empty((0, 0), dtype), np.empty(0, np.int64), np.empty(0, np.int32)))]
+             (nonzero_index_into, (np.empty((0, 0), dtype), np.empty(0, np.int64), np.empty(0, np.int32),
+                                   np.empty(0, dtype)))]
     return [(dispatcher, tuple(dispatcher.typeof_pyval(a) for a in args)) for dispatcher, args in calls]
 
 
@@ -69,9 +72,9 @@ def needed(loss=None, optimizer=None, metrics=(), kinds=(), split=False):
 @functools.lru_cache(maxsize=None)
 def _needed(loss, optimizer, metrics, kinds, split):
     chosen = set(losses.CHOSEN_BY_CODE) | set(optimizers.CHOSEN_BY_CODE) | set(metrics_kernels.CHOSEN_BY_CODE) | \
-        set(normalization.CHOSEN_BY_CODE) | set(loop.SPLIT_ONLY)
+        set(normalization.CHOSEN_BY_CODE) | set(SPLIT_ONLY)
     picked = [k for code in metrics for k in metrics_kernels.kernels_for(code)] + \
-        [k for kind in kinds for k in normalization.kernels_for(kind)] + (loop.SPLIT_ONLY if split else [])
+        [k for kind in kinds for k in normalization.kernels_for(kind)] + (SPLIT_ONLY if split else [])
     return tuple([k for k in jit.KERNELS if k not in chosen] + (losses.kernels_for(*loss) if loss else [])
                  + (optimizers.kernels_for(optimizer) if optimizer is not None else [])
                  + list(dict.fromkeys(picked)))

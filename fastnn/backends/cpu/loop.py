@@ -11,33 +11,34 @@ kernel below is shared, and a network with other layers, activations, loss or op
 the same function with other table entries.
 
 How the first Dense layer reads x (`csr`): DENSE_INPUT takes the batch as rows (a view of x,
-or gathered in the shuffled order) for BLAS; WHOLE_INDEX reads each batch in place through
-the CSR index of x's nonzeros (indptr, indices) made once per fit; BATCH_INDEX, for one pass
-over mostly-zero x (evaluate, predict), indexes each batch's nonzeros just before using it.
+or gathered in the shuffled order) for BLAS; WHOLE_INDEX reads each batch's samples from the
+CSR form of x's nonzeros (indptr, indices, values) made once per fit; BATCH_INDEX, for one pass
+over mostly-zero x (evaluate, predict), makes each batch's CSR just before using it.
 
 Under a split plan (planner.py) several threads run `run` at once, each on a share of every training
 batch's samples, meeting at barriers (sync.py) to add their gradients and update a share of the weights each.
 
 `work` is one float buffer cut into regions at the offsets in `layout` (see WORK_REGIONS):
 the gathered batch, each layer's output and dropout mask (layer l at rows * P_OFF), and two
-ping-pong gradient buffers. `iwork` holds 0..cap-1, one batch's CSR row pointers and one flag
-per input feature (dense_backward_csr's scratch), `bidx` that batch's column indices.
+ping-pong gradient buffers. `iwork` holds 0..cap-1 and one batch's CSR row pointers, `bidx` that
+batch's column indices (and the region of the gathered batch, which a pass does not use, its values).
 """
 
 import numpy as np
 
-from ..codes import (ACTIVATION, BATCHNORM, DENSE, DROPOUT, F_EPSILON, F_L1, F_L2, F_MOMENTUM, F_RATE, FROM_INPUT,
-                     LINEAR, P_ACT, P_B, P_IN, P_KIND, P_OFF, P_OUT, P_W, REDUCE_WEIGHTS, S_COUNT, S_LOSS)
+from ..codes import (ACTIVATION, BATCHNORM, DENSE, DROPOUT, F_EPSILON, F_MOMENTUM, F_RATE, FROM_INPUT, LINEAR,
+                     P_ACT, P_B, P_IN, P_KIND, P_OFF, P_OUT, P_W, REDUCE_WEIGHTS, S_COUNT, S_LOSS)
 from .activations import activation_backward, activation_forward
-from .blas import gemm
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
 from .jit import abi, inlined, kernel, njit
 from .losses import FUSED, loss_forward_backward, total_weight
 from .metrics import metrics_into
 from .normalization import batchnorm_backward, batchnorm_forward
 from .optimizers import optimizer_update
+from .penalty import regularize
 from .random import dropout_mask
-from .sync import abort, barrier, wait
+from .split import combine_parts
+from .sync import abort, barrier
 from .sync import size as size_of_sync
 from .views import flat, matrix, vector
 
@@ -112,10 +113,11 @@ def multiply(a, b, out):
 
 
 @inlined
-def forward(plan, fplan, params, xs, rows, indptr, indices, csr, acts, masks, cap, b, training, fused):
+def forward(plan, fplan, params, xs, rows, indptr, indices, values, csr, acts, masks, cap, b, training, fused):
     """Run every layer step on the batch; return the last step's output view.
 
-    xs is the batch as rows, or (csr != DENSE_INPUT) the samples the first layer reads at `rows`.
+    xs is the batch as rows; or (csr != DENSE_INPUT) the first layer reads the samples at `rows` of the CSR
+    (indptr, indices, values).
     """
     h = xs
     last = plan.shape[0] - 1
@@ -124,7 +126,7 @@ def forward(plan, fplan, params, xs, rows, indptr, indices, csr, acts, masks, ca
         kind = plan[l, P_KIND]
         act = LINEAR if fused and l == last else plan[l, P_ACT]
         if kind == DENSE and l == 0 and csr != DENSE_INPUT:
-            dense_forward_csr(xs, rows, indptr, indices, kernel_of(plan, l, params),
+            dense_forward_csr(values, rows, indptr, indices, kernel_of(plan, l, params),
                               bias_of(plan, l, params), plan[l, P_B] >= 0, out)
             activation_forward(act, out)
         elif kind == DENSE:
@@ -147,7 +149,7 @@ def forward(plan, fplan, params, xs, rows, indptr, indices, csr, acts, masks, ca
 
 
 @inlined
-def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, masks, g_buf, other, touched, cap, b,
+def backward(plan, fplan, params, grads, xs, rows, indptr, indices, values, csr, acts, masks, g_buf, other, cap, b,
              fused):
     """Backpropagate the loss gradient held in g_buf through every layer step, filling grads."""
     last = plan.shape[0] - 1
@@ -162,8 +164,8 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
             z = y if act < FROM_INPUT else (xs if l == 0 else layer_output(plan, l - 1, acts, cap, b))
             activation_backward(act, z, g)
         if kind == DENSE and l == 0 and csr != DENSE_INPUT:
-            dense_backward_csr(xs, rows, indptr, indices, g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
-                               has_bias, touched)
+            dense_backward_csr(values, rows, indptr, indices, g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
+                               has_bias)
         elif kind == DENSE:
             h = xs if l == 0 else layer_output(plan, l - 1, acts, cap, b)
             dense_backward(h, kernel_of(plan, l, params), g, kernel_of(plan, l, grads), bias_of(plan, l, grads),
@@ -175,42 +177,6 @@ def backward(plan, fplan, params, grads, xs, rows, indptr, indices, csr, acts, m
                                norm_of(plan, l, grads), fplan[l, F_MOMENTUM] >= 0)
         elif kind == DROPOUT and fplan[l, F_RATE] > 0:
             multiply(flat(g), flat(layer_output(plan, l, masks, max(cap, 2), b)), flat(g))
-
-
-@kernel("I2 D2 F1 F1 b d i i -> d")
-def regularize(plan, fplan, params, grads, want_grad, factor, lo, hi):
-    """_regularize(), as the loop calls it (a kernel: compiled once, called by address)."""
-    return _regularize(plan, fplan, params, grads, want_grad, factor, lo, hi)
-
-
-@inlined
-def _regularize(plan, fplan, params, grads, want_grad, factor, lo, hi):
-    """factor times the penalty l1 sum|w| + l2 sum w^2 of every kernel regulariser, over the parameters lo..hi-1
-    (a split plan's part takes its share); with want_grad, factor times its gradient is added to grads."""
-    penalty = 0.0
-    square = np.empty((1, 1), params.dtype)
-    for l in range(plan.shape[0]):
-        l1, l2 = fplan[l, F_L1], fplan[l, F_L2]
-        start, stop = max(plan[l, P_W], lo), min(plan[l, P_W] + plan[l, P_IN] * plan[l, P_OUT], hi)
-        if plan[l, P_KIND] != DENSE or (l1 == 0 and l2 == 0) or start >= stop:
-            continue
-        size = stop - start
-        w, g = params[start:stop], grads[start:stop]
-        if l2 != 0:  # sum w^2 by BLAS (a scalar loop's sum cannot vectorise without reassociating)
-            row = matrix(params, start, 1, size)
-            gemm(row, False, row, True, square)
-            penalty += l2 * square[0, 0]
-            if want_grad:
-                c2 = w.dtype.type(factor * 2 * l2)
-                for i in range(w.size):
-                    g[i] += c2 * w[i]
-        if l1 != 0:
-            c1 = w.dtype.type(factor * l1)
-            for i in range(w.size):
-                penalty += l1 * abs(w[i])
-                if want_grad:
-                    g[i] += c1 * np.sign(w[i])
-    return factor * penalty
 
 
 @kernel("F1 -> b")
@@ -226,40 +192,6 @@ def squares_finite(grads):
     return ok
 
 
-@inlined
-def sum_parts(peers, ranges):
-    """peers[0] += peers[1] + ... over each [start, stop) row of ranges (the split parts' gradients, added in
-    order, so a plan's runs repeat bit for bit); True when every sum's square is finite (see squares_finite)."""
-    total, big, ok = peers[0], peers.dtype.type(np.inf), True
-    for r in range(ranges.shape[0]):
-        t = total[ranges[r, 0]:ranges[r, 1]]
-        for u in range(1, peers.shape[0]):
-            p = peers[u][ranges[r, 0]:ranges[r, 1]]
-            for i in range(t.size):
-                t[i] += p[i]
-        for i in range(t.size):
-            ok &= t[i] * t[i] < big
-    return ok
-
-
-@kernel("I1 i i i b F2 I2 I2 D2 F1 d D1 i -> b")
-def combine_parts(sync, part, parts, arrival, bad, peers, ranges, plan, fplan, params, factor, stats, b):
-    """A split training step's meeting after the backward pass (see run): wait for every part's gradient
-    (barrier `arrival`), sum them into peers[0] over this part's ranges, add the regularisers' share there (its
-    penalty to stats, for a batch of b) and wait again (arrival + 1), every part reporting whether its sums are
-    finite. True: every part stops (one was bad). A kernel of its own, compiled only for split plans."""
-    if wait(sync, part, parts, arrival, bad):
-        return True
-    total, finite, share = peers[0], sum_parts(peers, ranges), 0.0
-    for r in range(ranges.shape[0]):
-        share += _regularize(plan, fplan, params, total, True, factor, ranges[r, 0], ranges[r, 1])
-    stats[S_LOSS] += share * b
-    return wait(sync, part, parts, arrival + 1, not (finite and np.isfinite(share)))
-
-
-SPLIT_ONLY = [combine_parts, barrier]  # the kernels only split plans call (compiling.needed)
-
-
 def _entry_points(abi):
     """The loop's entry point. It closes over `abi` (jit.abi(): a fingerprint of every kernel's code)
     because Numba keys its cache on closure values: a cached loop is never used with changed kernels.
@@ -267,7 +199,7 @@ def _entry_points(abi):
 
     @njit
     def run(task, plan, fplan, params, grads, slots, opt, hyper, step, ranges, loss, mode, loss_arg, reduction, metrics,
-            x, y, indptr, indices, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
+            x, y, indptr, indices, values, order, contiguous, csr, batch_size, first, stop, work, layout, iwork, bidx,
             stats, out, part, parts, sync, peers):
         """Batches first..stop-1 of x in `order`: train on them, or sum their loss and metrics, or predict them.
 
@@ -283,10 +215,10 @@ def _entry_points(abi):
         Split training (parts > 1; TRAIN only): this is part `part` of `parts` threads, each running this call on
         its share of every batch's samples, its gradient in grads = peers[part]. They meet at barriers on `sync`
         (sync.py): then each sums the parts' gradients into peers[0], adds the regularisers' and updates the
-        parameters over its own `ranges` (a share of the trainable ones).
+        parameters over its own `ranges` (a share of the trainable ones; see split.py).
         """
         split = parts > 1
-        if (abi == 0 or work.size < layout[-1] or iwork.size < 2 * batch_size + 1 + x.shape[1]
+        if (abi == 0 or work.size < layout[-1] or iwork.size < 2 * batch_size + 1
                 or (task == PREDICT and out.shape[0] < x.shape[0])
                 or (csr == BATCH_INDEX and bidx.size < batch_size * x.shape[1])
                 or (stop > first and (stop - 1) * batch_size >= x.shape[0])  # (a batch past the data)
@@ -298,7 +230,7 @@ def _entry_points(abi):
         n, cap = x.shape[0], batch_size
         fused = task != PREDICT and mode == FUSED
         acts, masks = work[layout[2]:layout[3]], work[layout[3]:layout[4]]
-        iota, bptr, touched = iwork[:cap], iwork[cap:2 * cap + 1], iwork[2 * cap + 1:]
+        iota, bptr = iwork[:cap], iwork[cap:2 * cap + 1]
         for i in range(cap):
             iota[i] = i
         train = task == TRAIN or task == GRADIENT
@@ -319,15 +251,13 @@ def _entry_points(abi):
             if not contiguous:
                 if csr == DENSE_INPUT:
                     gather(x, order, mine, hi - lo, xs)
-            ip, ix = indptr, indices
-            if csr == WHOLE_INDEX:
-                xs = x
-            elif csr == BATCH_INDEX:
-                rows, ip, ix = iota[:b], bptr[:b + 1], bidx
+            ip, ix, iv = indptr, indices, values
+            if csr == BATCH_INDEX:  # (xb, unused in a pass, holds its values)
+                rows, ip, ix, iv = iota[:b], bptr[:b + 1], bidx, work[layout[0]:layout[1]]
                 ip[0] = 0
-                nonzero_index_into(xs, ip, ix)  # bidx has room for every entry: it always fits
+                nonzero_index_into(xs, ip, ix, iv)  # bidx and xb have room for every entry: it always fits
             bp = hi - lo
-            h = forward(plan, fplan, params, xs, rows, ip, ix, csr, acts, masks, cap, bp, train, fused)
+            h = forward(plan, fplan, params, xs, rows, ip, ix, iv, csr, acts, masks, cap, bp, train, fused)
             if task == PREDICT:
                 copy(flat(h), flat(out[start:start + b]))
                 continue
@@ -341,8 +271,7 @@ def _entry_points(abi):
             factor = 1.0 / per if reduction == REDUCE_WEIGHTS else 1.0  # the penalty's share
             value = value / per + penalty * factor
             if train:  # the regulariser's gradient adds to what backward wrote
-                backward(plan, fplan, params, grads, xs, rows, ip, ix, csr, acts, masks, g0, g1, touched, cap, bp,
-                         fused)
+                backward(plan, fplan, params, grads, xs, rows, ip, ix, iv, csr, acts, masks, g0, g1, cap, bp, fused)
                 if not split:  # (split: each part adds its share below, to the summed gradient)
                     value += regularize(plan, fplan, params, grads, train, factor, 0, params.size)
             stats[S_LOSS] += value * b  # (a part's value is its share of the batch's)
@@ -350,7 +279,7 @@ def _entry_points(abi):
             metrics_into(metrics, h, ys, stats)
             if task != TRAIN:
                 continue
-            bad = not (np.isfinite(value) and squares_finite(grads))
+            bad = not (np.isfinite(value) and (split or squares_finite(grads)))  # (split: combine_parts checks sums)
             total = grads
             if split:  # (in a kernel of its own: this loop compiles on every cold start, split or not)
                 bad = combine_parts(sync, part, parts, arrival + 1, bad, peers, ranges, plan, fplan, params, factor,
