@@ -104,7 +104,7 @@ def dense_backward_csr(values, rows, indptr, indices, g, dw, db, has_bias):
                 db[j] += g[s, j]
 
 
-_BLOCK = 4  # vectors of the running sum held in registers at once (four independent chains of multiply-adds)
+_BLOCK = 8  # 64-byte vectors of the running sum held in registers at once (as many chains of multiply-adds)
 _CONTRACT = ("contract",)  # lets LLVM fuse a multiply and an add into one FMA where the CPU has it
 
 
@@ -118,14 +118,17 @@ def _rows_ok(row, matrix, indices, values):
 
 
 def _column_blocks(builder, n, size, emit):
-    """Call emit(start, count, vtype, width) for blocks of columns covering 0..n-1: _BLOCK vectors of 64 bytes,
-    then single vectors, then single floats (vtype: the type of one of the block's `count` pieces, `width`
-    floats each; size: the float's bytes)."""
+    """Call emit(start, count, vtype, width) for blocks of columns covering 0..n-1 (each block is a pass over the
+    nonzeros): blocks of _BLOCK vectors of 64 bytes, then at most one of 4, 2 and 1 such vectors, and of half,
+    a quarter, ... of one, down to one float. vtype: the type of the block's `count` pieces, `width` floats
+    each; size: the float's bytes. (128 float32 columns, say, are one block; 100 are blocks of 64, 32 and 4.)"""
     float_type = ir.FloatType() if size == 4 else ir.DoubleType()
     lanes = 64 // size
-    vector = ir.VectorType(float_type, lanes)
+    widths = [lanes >> k for k in range(lanes.bit_length())]  # lanes, lanes / 2, ..., 1
+    stages = [(_BLOCK, lanes)] + [(c, lanes) for c in (4, 2, 1) if c < _BLOCK] + [(1, w) for w in widths[1:]]
     start = ir.Constant(n.type, 0)
-    for count, vtype, width in ((_BLOCK, vector, lanes), (1, vector, lanes), (1, float_type, 1)):
+    for count, width in stages:
+        vtype = ir.VectorType(float_type, width) if width > 1 else float_type
         step = ir.Constant(n.type, count * width)
         blocks = builder.udiv(builder.sub(n, start), step)
         with cgutils.for_range(builder, blocks) as loop:
