@@ -91,7 +91,7 @@ def test_csr_and_blas_first_layers_train_the_same():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("width", [1, 7, 16, 17, 64, 100, 130, 255])
+@pytest.mark.parametrize("width", [1, 7, 16, 17, 64, 100, 130, 255, 600])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_csr_kernels_match_numpy_at_every_width(width, dtype):
     """dense_forward_csr and dense_backward_csr against x[rows] @ w + b and x[rows]^T g: widths that take each of

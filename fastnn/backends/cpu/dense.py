@@ -3,12 +3,13 @@
 The loop applies the activation (and its derivative) between these calls, so one compiled copy
 of the activation code serves every layer kind; the CUDA twins fuse it into their GEMM epilogue.
 
-The CSR kernels' inner loops, add_rows and scatter_rows, are written in LLVM IR (below the kernels,
-in this file so that editing them invalidates the kernels' cache too). Compiled from Python, `o[j] +=
-v * w[p, j]` re-reads and re-writes o for every nonzero, since Numba cannot tell LLVM that o and w's
-rows never overlap, and checks that at run time before every row. The IR keeps a block of the running
-sum (four 64-byte vectors) in registers over all of a sample's nonzeros instead: per nonzero and
-block, four vector loads and four fused multiply-adds.
+The CSR kernels' inner loops over a sample's nonzeros, add_rows and scatter_rows, are written in
+LLVM IR (below the kernels, in this file so that editing them invalidates the kernels' cache too).
+Compiled from Python, `o[j] += v * w[p, j]` re-reads and re-writes o for every nonzero, since Numba
+cannot tell LLVM that o and w's rows never overlap, and checks that at run time before every row. The
+IR holds up to eight 64-byte vectors of o (128 float32 columns) in registers while it adds every
+nonzero's weight row: per nonzero, one vector load and one fused multiply-add for each. Rows wider
+than _HELD_BYTES take the Numba loops, which stream four weight rows at a time.
 """
 
 import contextlib
@@ -79,11 +80,27 @@ def dense_forward_csr(values, rows, indptr, indices, w, b, has_bias, out):
     gathers no batch; dense inputs take the BLAS path (dense_forward) instead.
     """
     zero = out.dtype.type(0)
+    held = out.shape[1] * out.itemsize <= _HELD_BYTES
     for s in range(rows.size):
         r, o = rows[s], out[s]
         for j in range(o.size):
             o[j] = b[j] if has_bias else zero
-        add_rows(o, w, indices, values, indptr[r], indptr[r + 1])
+        if held:
+            add_rows(o, w, indices, values, indptr[r], indptr[r + 1])
+            continue
+        q, hi = indptr[r], indptr[r + 1]
+        while q + 4 <= hi:  # a wide row: four weight rows per pass over o (a quarter of the loads and stores of o)
+            p0, p1, p2, p3 = indices[q], indices[q + 1], indices[q + 2], indices[q + 3]
+            v0, v1, v2, v3 = values[q], values[q + 1], values[q + 2], values[q + 3]
+            w0, w1, w2, w3 = w[p0], w[p1], w[p2], w[p3]
+            for j in range(o.size):
+                o[j] += v0 * w0[j] + v1 * w1[j] + v2 * w2[j] + v3 * w3[j]
+            q += 4
+        while q < hi:
+            v, wp = values[q], w[indices[q]]
+            for j in range(o.size):
+                o[j] += v * wp[j]
+            q += 1
 
 
 @kernel("F1 I1 I1 J1 F2 F2 F1 b")
@@ -93,9 +110,16 @@ def dense_backward_csr(values, rows, indptr, indices, g, dw, db, has_bias):
     whole = flat(dw)
     for i in range(whole.size):
         whole[i] = zero
+    held = g.shape[1] * g.itemsize <= _HELD_BYTES
     for s in range(rows.size):
-        r = rows[s]
-        scatter_rows(dw, g[s], indices, values, indptr[r], indptr[r + 1])
+        r, gs = rows[s], g[s]
+        if held:
+            scatter_rows(dw, gs, indices, values, indptr[r], indptr[r + 1])
+            continue
+        for q in range(indptr[r], indptr[r + 1]):  # a wide row: streamed
+            v, dwp = values[q], dw[indices[q]]
+            for j in range(gs.size):
+                dwp[j] += v * gs[j]
     if has_bias:
         for j in range(db.size):
             db[j] = zero
@@ -105,6 +129,9 @@ def dense_backward_csr(values, rows, indptr, indices, g, dw, db, has_bias):
 
 
 _BLOCK = 8  # 64-byte vectors of the running sum held in registers at once (as many chains of multiply-adds)
+# The widest rows (bytes) the CSR kernels hold in registers, in passes of _BLOCK vectors over a sample's nonzeros:
+# 1024 float32 columns (8 passes) ran 1.3x slower than the Numba loops' streaming; up to 512, as fast or faster
+_HELD_BYTES = 4 * _BLOCK * 64
 _CONTRACT = ("contract",)  # lets LLVM fuse a multiply and an add into one FMA where the CPU has it
 
 
@@ -125,7 +152,7 @@ def _column_blocks(builder, n, size, emit):
     float_type = ir.FloatType() if size == 4 else ir.DoubleType()
     lanes = 64 // size
     widths = [lanes >> k for k in range(lanes.bit_length())]  # lanes, lanes / 2, ..., 1
-    stages = [(_BLOCK, lanes)] + [(c, lanes) for c in (4, 2, 1) if c < _BLOCK] + [(1, w) for w in widths[1:]]
+    stages = [(_BLOCK, lanes)] + [(c, lanes) for c in (8, 4, 2, 1) if c < _BLOCK] + [(1, w) for w in widths[1:]]
     start = ir.Constant(n.type, 0)
     for count, width in stages:
         vtype = ir.VectorType(float_type, width) if width > 1 else float_type
