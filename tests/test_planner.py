@@ -322,3 +322,18 @@ def test_the_loop_refuses_a_batch_past_the_data():
     assert cpu._run(*args, 0, 2, ws, np.zeros(8), out) == 2
     with pytest.raises(RuntimeError, match="past the data"):
         cpu._run(*args, 0, 3, ws, np.zeros(8), out)  # batch 2 would start at row 32 of 32
+
+
+def test_a_plan_chosen_long_ago_is_timed_again(monkeypatch):
+    """A plan timed while another job held a core would keep to one core for good: after PLAN_RECHECK_SECONDS its
+    candidates are timed again."""
+    key, options, trials = ("fit", b"recheck", 16, "<f4", True), [planner.Plan(True, 1), planner.Plan(True, 1, 2)], []
+
+    def trial(plan):
+        trials.append(plan)
+        return 1.0 if plan.parts == 1 else 2.0
+    assert planner.chosen(key, options, trial) == options[0] and len(trials) == 2 * config.PLAN_TRIAL_ROUNDS
+    assert planner.chosen(key, options, trial) == options[0] and len(trials) == 2 * config.PLAN_TRIAL_ROUNDS
+    monkeypatch.setattr(config, "PLAN_RECHECK_SECONDS", -1.0)
+    assert planner.chosen(key, options, lambda plan: 1.0 if plan.parts > 1 else 2.0) == options[1]
+    planner.forget()

@@ -15,8 +15,9 @@ shape, the batch size and the float type (as FFTW's planner and cuDNN's benchmar
 
 Work too small to be worth timing, and "fixed", use the rules in config (SPARSE_INPUT_MAX_BATCH,
 BLAS_PARALLEL_MIN_MACS). A plan whose steps become much slower than its trial was is timed again (see
-observed; a fit on several cores checks every config.PLAN_CHECK_SECONDS). Plans change speed only:
-results differ by float rounding at most.
+observed; a fit on several cores checks every config.PLAN_CHECK_SECONDS), and so is one chosen
+config.PLAN_RECHECK_SECONDS ago: a trial run while another job held a core keeps to one core, and would
+never learn that the core is free again. Plans change speed only: results differ by float rounding at most.
 """
 
 import contextlib
@@ -45,6 +46,7 @@ class Plan:
 
 _remembered = {}  # key -> (Plan, its seconds per step when chosen), for this process
 _strikes = {}  # key -> how many calls in a row its plan has been slow (see observed)
+_timed_at = {}  # key -> time.monotonic() when its plan was chosen by trials
 
 
 def key(task, plan, batch_size, dtype, sparse):
@@ -103,14 +105,22 @@ def chosen(k, options, trial):
     the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide."""
     if k not in _remembered and len(options) == 1:
         _remembered[k] = options[0], np.inf  # nothing to choose: no trial, never timed again
+    if k in _remembered and time.monotonic() - _timed_at.setdefault(k, time.monotonic()) > config.PLAN_RECHECK_SECONDS:
+        _drop(k)
     if k not in _remembered:
         best = {}
         for _ in range(config.PLAN_TRIAL_ROUNDS):
             for plan in options:
                 best[plan] = min(best.get(plan, np.inf), trial(plan))
         plan = min(options, key=best.get)
-        _remembered[k] = plan, best[plan]
+        _remembered[k], _timed_at[k] = (plan, best[plan]), time.monotonic()
     return _remembered[k][0]
+
+
+def _drop(k):
+    """Forget k's plan: the next call times the candidates again."""
+    for table in (_remembered, _strikes, _timed_at):
+        table.pop(k, None)
 
 
 def observed(k, seconds_per_step, runs=True):
@@ -124,7 +134,7 @@ def observed(k, seconds_per_step, runs=True):
     slowdown = seconds_per_step / _remembered[k][1]
     _strikes[k] = _strikes.get(k, 0) + 1 if runs and slowdown > config.PLAN_STALE_FACTOR else 0
     if _strikes[k] >= config.PLAN_STALE_CALLS or slowdown > config.PLAN_STALE_FACTOR ** 2:
-        del _remembered[k], _strikes[k]
+        _drop(k)
 
 
 def pace(k):
@@ -134,8 +144,8 @@ def pace(k):
 
 def forget():
     """Drop every remembered plan (the next fit and passes time their candidates again)."""
-    _remembered.clear()
-    _strikes.clear()
+    for table in (_remembered, _strikes, _timed_at):
+        table.clear()
 
 
 def trial_steps(run_steps, steps, chunk=1, per_call=None):
