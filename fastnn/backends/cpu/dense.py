@@ -169,13 +169,6 @@ def _pieces(builder, base, start, count, vtype, width):
                             vtype.as_pointer()) for i in range(count)]
 
 
-def _nonzeros(context, builder, sig, args):
-    """(indices, values) data pointers and the nonzeros' positions lo, hi as intp, from add/scatter_rows' args."""
-    idx, val = (make_array(sig.args[i])(context, builder, args[i]) for i in (2, 3))
-    lo, hi = (context.cast(builder, args[i], sig.args[i], types.intp) for i in (4, 5))
-    return idx.data, val.data, lo, hi
-
-
 @contextlib.contextmanager
 def _each_nonzero(builder, idx, val, lo, hi, vtype, stride):
     """A loop over positions lo..hi-1: the block's code is its body, given (the offset of the nonzero's row:
@@ -191,54 +184,62 @@ def _each_nonzero(builder, idx, val, lo, hi, vtype, stride):
         yield builder.mul(p, stride), v
 
 
-@intrinsic
-def add_rows(typingctx, out, w, indices, values, lo, hi):
-    """out += values[q] * w[indices[q]] summed over q = lo..hi-1 (out: one 1-D row of w's width; no bounds checked)."""
-    if not (_rows_ok(out, w, indices, values) and isinstance(lo, types.Integer) and isinstance(hi, types.Integer)):
+def _row_op(row_at, make_block, a, b, indices, values, lo, hi):
+    """The typing and code of an intrinsic (a, b, indices, values, lo, hi) over a sample's nonzeros at positions
+    lo..hi-1 of (indices, values), where a or b (row_at) is a 1-D row and the other a 2-D matrix of its width: its
+    code is make_block(builder, row, matrix, each, size)'s for _column_blocks (`each` opens _each_nonzero's loop).
+    None when the arguments do not fit."""
+    row, matrix = (a, b) if row_at == 0 else (b, a)
+    if not (_rows_ok(row, matrix, indices, values) and isinstance(lo, types.Integer) and isinstance(hi, types.Integer)):
         return None
 
     def codegen(context, builder, sig, args):
-        o, m = make_array(sig.args[0])(context, builder, args[0]), make_array(sig.args[1])(context, builder, args[1])
-        idx, val, q0, q1 = _nonzeros(context, builder, sig, args)
-        n, stride = cgutils.unpack_tuple(builder, o.shape, 1)[0], cgutils.unpack_tuple(builder, m.shape, 2)[1]
-        size = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
+        vec, mat, idx, val = (make_array(sig.args[i])(context, builder, args[i]) for i in (row_at, 1 - row_at, 2, 3))
+        q0, q1 = (context.cast(builder, args[i], sig.args[i], types.intp) for i in (4, 5))
+        n, stride = cgutils.unpack_tuple(builder, vec.shape, 1)[0], cgutils.unpack_tuple(builder, mat.shape, 2)[1]
+        size = context.get_abi_sizeof(context.get_data_type(sig.args[row_at].dtype))
 
-        def block(start, count, vtype, width):
-            targets = _pieces(builder, o.data, start, count, vtype, width)
-            sums = [cgutils.alloca_once(builder, vtype) for _ in targets]  # (registers, once LLVM promotes them)
-            for total, ptr in zip(sums, targets):
-                builder.store(builder.load(ptr, align=size), total)
-            with _each_nonzero(builder, idx, val, q0, q1, vtype, stride) as (offset, v):
-                row = _pieces(builder, m.data, builder.add(offset, start), count, vtype, width)
-                for total, ptr in zip(sums, row):
-                    product = builder.fmul(v, builder.load(ptr, align=size), flags=_CONTRACT)
-                    builder.store(builder.fadd(builder.load(total), product, flags=_CONTRACT), total)
-            for total, ptr in zip(sums, targets):
-                builder.store(builder.load(total), ptr, align=size)
-        _column_blocks(builder, n, size, block)
+        def each(vtype):
+            return _each_nonzero(builder, idx.data, val.data, q0, q1, vtype, stride)
+        _column_blocks(builder, n, size, make_block(builder, vec.data, mat.data, each, size))
         return context.get_dummy_value()
-    return types.none(out, w, indices, values, lo, hi), codegen
+    return types.none(a, b, indices, values, lo, hi), codegen
+
+
+@intrinsic
+def add_rows(typingctx, out, w, indices, values, lo, hi):
+    """out += values[q] * w[indices[q]] summed over q = lo..hi-1 (out: one 1-D row of w's width; no bounds checked)."""
+    return _row_op(0, _add_block, out, w, indices, values, lo, hi)
 
 
 @intrinsic
 def scatter_rows(typingctx, dw, g, indices, values, lo, hi):
     """dw[indices[q]] += values[q] * g for q = lo..hi-1 (g: one 1-D row of dw's width; no bounds checked)."""
-    if not (_rows_ok(g, dw, indices, values) and isinstance(lo, types.Integer) and isinstance(hi, types.Integer)):
-        return None
+    return _row_op(1, _scatter_block, dw, g, indices, values, lo, hi)
 
-    def codegen(context, builder, sig, args):
-        m, row = make_array(sig.args[0])(context, builder, args[0]), make_array(sig.args[1])(context, builder, args[1])
-        idx, val, q0, q1 = _nonzeros(context, builder, sig, args)
-        n, stride = cgutils.unpack_tuple(builder, row.shape, 1)[0], cgutils.unpack_tuple(builder, m.shape, 2)[1]
-        size = context.get_abi_sizeof(context.get_data_type(sig.args[1].dtype))
 
-        def block(start, count, vtype, width):
-            held = [builder.load(ptr, align=size) for ptr in _pieces(builder, row.data, start, count, vtype, width)]
-            with _each_nonzero(builder, idx, val, q0, q1, vtype, stride) as (offset, v):
-                for piece, ptr in zip(held, _pieces(builder, m.data, builder.add(offset, start), count, vtype, width)):
-                    product = builder.fmul(v, piece, flags=_CONTRACT)
-                    builder.store(builder.fadd(builder.load(ptr, align=size), product, flags=_CONTRACT), ptr,
-                                  align=size)
-        _column_blocks(builder, n, size, block)
-        return context.get_dummy_value()
-    return types.none(dw, g, indices, values, lo, hi), codegen
+def _add_block(builder, out, w, each, size):
+    """add_rows' code for a block: its columns of out held in registers over the nonzeros, then stored."""
+    def block(start, count, vtype, width):
+        targets = _pieces(builder, out, start, count, vtype, width)
+        sums = [cgutils.alloca_once(builder, vtype) for _ in targets]  # (registers, once LLVM promotes them)
+        for total, ptr in zip(sums, targets):
+            builder.store(builder.load(ptr, align=size), total)
+        with each(vtype) as (offset, v):
+            for total, ptr in zip(sums, _pieces(builder, w, builder.add(offset, start), count, vtype, width)):
+                product = builder.fmul(v, builder.load(ptr, align=size), flags=_CONTRACT)
+                builder.store(builder.fadd(builder.load(total), product, flags=_CONTRACT), total)
+        for total, ptr in zip(sums, targets):
+            builder.store(builder.load(total), ptr, align=size)
+    return block
+
+
+def _scatter_block(builder, g, dw, each, size):
+    """scatter_rows' code for a block: its columns of g held in registers, added into each nonzero's row of dw."""
+    def block(start, count, vtype, width):
+        held = [builder.load(ptr, align=size) for ptr in _pieces(builder, g, start, count, vtype, width)]
+        with each(vtype) as (offset, v):
+            for piece, ptr in zip(held, _pieces(builder, dw, builder.add(offset, start), count, vtype, width)):
+                product = builder.fmul(v, piece, flags=_CONTRACT)
+                builder.store(builder.fadd(builder.load(ptr, align=size), product, flags=_CONTRACT), ptr, align=size)
+    return block
