@@ -161,15 +161,12 @@ class CpuBackend:
         steps = -(-n // batch_size)
 
         def run_steps(plan, first, count, stats):
-            def part(p):  # a split plan's part p takes its share of the batches, with buffers of its own
+            def part(p, part_stats):  # a split plan's part p takes its share of the batches, with buffers of its own
                 lo, hi = first + count * p // plan.parts, first + count * (p + 1) // plan.parts
                 _run(task, net, _nothing(dtype, 2), 0, _nothing(np.float64, 2), 0.0, _nothing(np.int64, 2), data,
                      np.arange(n), True, loop.BATCH_INDEX if plan.csr else loop.DENSE_INPUT, batch_size, lo, hi,
-                     ws.part(p, sparse), part_stats[p], out)
-            part_stats = [stats] + [np.zeros_like(stats) for _ in range(plan.parts - 1)]
-            threads.run_parts(part, plan.parts, lambda: None)
-            for more in part_stats[1:]:
-                stats += more
+                     ws.part(p, sparse), part_stats, out)
+            _run_parts(part, plan.parts, stats, lambda: None)
 
         def trial(plan):  # the first batches; their sums go to a scratch vector, their outputs are written again
             scratch = np.zeros_like(stats)
@@ -248,18 +245,25 @@ def _train(net, opt, slots, iterations, hyper, data, order, shuffled, plan, batc
                                                  net.plan[:, P_KIND], split=True))  # here, not in the parts' threads
     peers, shares = ws.peers(parts, net.grads.size, dtype), _shares(net.ranges, parts)
     flags = np.zeros(sync.size.py_func(parts), np.int64)
-    part_stats = [stats] + [np.zeros_like(stats) for _ in range(parts - 1)]
 
-    def part(p):
+    def part(p, part_stats):
         return _run(loop.TRAIN, dataclasses.replace(net, grads=peers[p]), slots, opt.code, hyper, float(iterations),
-                    shares[p], data, order, not shuffled, csr, batch_size, first, stop, ws.part(p), part_stats[p],
+                    shares[p], data, order, not shuffled, csr, batch_size, first, stop, ws.part(p), part_stats,
                     _nothing(dtype, 2), p, parts, flags, peers)
-    done = threads.run_parts(part, parts, lambda: flags.__setitem__(parts * sync.LINE, 1))
+    done = _run_parts(part, parts, stats, lambda: flags.__setitem__(parts * sync.LINE, 1))
     if flags[parts * sync.LINE]:
         raise RuntimeError("fastnn internal error: a part of a split training step stopped early")
+    return done[0]
+
+
+def _run_parts(fn, parts, stats, abort):
+    """threads.run_parts over fn(p, its stats vector): part 0 adds into stats, the others into vectors of their
+    own, added to stats once every part has returned. Returns the parts' results."""
+    part_stats = [stats] + [np.zeros_like(stats) for _ in range(parts - 1)]
+    results = threads.run_parts(lambda p: fn(p, part_stats[p]), parts, abort)
     for more in part_stats[1:]:
         stats += more
-    return done[0]
+    return results
 
 
 def _shares(ranges, parts):

@@ -25,6 +25,7 @@ from .blas import gemm
 from .jit import kernel, njit
 from .views import flat
 
+
 @kernel("F2 F2 F1 b F2")
 def dense_forward(x, w, b, has_bias, out):
     """out = x @ w + b (the caller applies the activation in place); the GEMM goes to BLAS."""
