@@ -34,10 +34,10 @@ class ParamStore:
     @classmethod
     def for_layers(cls, layers, dtype, backend=None):
         """A store for layers, filled by their initializers (CPU kernels, so seeds give one result)."""
-        from .backends.cpu import CpuBackend
+        from .backends.cpu import CpuBackend, memory
         host = CpuBackend()
         store = cls(layers, dtype, host)
-        store.flat = np.empty(store.size, store.dtype)
+        store.flat = memory.empty(store.size, store.dtype)
         for offset, shape, init, fan_in, fan_out in store.entries:
             code, scale = initializers.fill_spec(init, fan_in, fan_out)
             host.initialize(store.flat[offset:offset + int(np.prod(shape))], code, scale)

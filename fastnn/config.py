@@ -42,7 +42,8 @@ PLAN_THREADS_MIN_MACS = 1_000_000  # plans whose largest BLAS GEMM is smaller ru
 PLAN_STALE_FACTOR = 2.0  # a plan whose steps take this many times its trial's ...
 PLAN_STALE_CALLS = 2  # ... in this many calls in a row (or its square in one) is timed again
 PLAN_CHECK_SECONDS = 0.05  # plans using several cores train in calls of about this long, each one checked
-PLAN_RECHECK_SECONDS = 10.0  # a plan chosen by trials this long ago is timed again (a job holding a core may be done)
+PLAN_RECHECK_SECONDS = 10.0  # a plan that has run this long (its steps' seconds) is timed again (a job holding a
+# core during its trials may be done)
 
 # Options for every CPU kernel. error_model="numpy" lets divisions vectorise (1.8x); the one
 # fast-math flag, "contract", lets a*b + c become one fused multiply-add (one rounding instead

@@ -89,21 +89,21 @@ def test_evaluate_sums_are_not_counted_twice_by_the_trials(monkeypatch):
 def test_a_plan_that_slows_down_is_timed_again():
     key = ("fit", b"", 16, "<f4", True)
     planner._remembered[key] = (planner.Plan(True, None), 0.001)
-    planner.observed(key, 0.0015)
+    planner.observed(key, 0.0015, 1)
     assert key in planner._remembered
     slow = 0.001 * config.PLAN_STALE_FACTOR * 1.1
-    planner.observed(key, slow)
-    planner.observed(key, 0.0015)  # one slow call, then a normal one: noise
+    planner.observed(key, slow, 1)
+    planner.observed(key, 0.0015, 1)  # one slow call, then a normal one: noise
     for _ in range(config.PLAN_STALE_CALLS - 1):
-        planner.observed(key, slow)
+        planner.observed(key, slow, 1)
     assert key in planner._remembered
-    planner.observed(key, slow)
+    planner.observed(key, slow, 1)
     assert key not in planner._remembered
     planner._remembered[key] = (planner.Plan(True, None), 0.001)
     for _ in range(3):
-        planner.observed(key, slow, runs=False)  # a pass's: only much slower counts
+        planner.observed(key, slow, 1, runs=False)  # a pass's: only much slower counts
     assert key in planner._remembered
-    planner.observed(key, 0.001 * config.PLAN_STALE_FACTOR ** 2 * 1.1)  # much slower: at once
+    planner.observed(key, 0.001 * config.PLAN_STALE_FACTOR ** 2 * 1.1, 1)  # much slower: at once
     assert key not in planner._remembered
 
 
@@ -245,7 +245,7 @@ def test_a_plan_on_several_cores_trains_in_checked_calls_with_the_same_result(mo
         planner.forget()
         calls = []
         real = planner.observed
-        monkeypatch.setattr(planner, "observed", lambda k, s: calls.append(s) or real(k, s))
+        monkeypatch.setattr(planner, "observed", lambda k, s, n: calls.append(s) or real(k, s, n))
         fnn.utils.set_random_seed(5)
         model = fnn.Sequential([layers.Input((24,)), layers.Dense(16, activation="relu"), layers.Dense(4)])
         rate = fnn.optimizers.schedules.ExponentialDecay(0.01, decay_steps=3, decay_rate=0.5)
@@ -324,16 +324,18 @@ def test_the_loop_refuses_a_batch_past_the_data():
         cpu._run(*args, 0, 3, ws, np.zeros(8), out)  # batch 2 would start at row 32 of 32
 
 
-def test_a_plan_chosen_long_ago_is_timed_again(monkeypatch):
-    """A plan timed while another job held a core would keep to one core for good: after PLAN_RECHECK_SECONDS its
-    candidates are timed again."""
+def test_a_plan_that_has_run_long_is_timed_again(monkeypatch):
+    """A plan timed while another job held a core would keep to one core for good: once its steps have run
+    PLAN_RECHECK_SECONDS, its candidates are timed again."""
     key, options, trials = ("fit", b"recheck", 16, "<f4", True), [planner.Plan(True, 1), planner.Plan(True, 1, 2)], []
 
     def trial(plan):
         trials.append(plan)
         return 1.0 if plan.parts == 1 else 2.0
     assert planner.chosen(key, options, trial) == options[0] and len(trials) == 2 * config.PLAN_TRIAL_ROUNDS
+    monkeypatch.setattr(config, "PLAN_RECHECK_SECONDS", 10.0)
+    planner.observed(key, 6.0, 6)
     assert planner.chosen(key, options, trial) == options[0] and len(trials) == 2 * config.PLAN_TRIAL_ROUNDS
-    monkeypatch.setattr(config, "PLAN_RECHECK_SECONDS", -1.0)
+    planner.observed(key, 6.0, 6)  # 12 s of its steps: timed again
     assert planner.chosen(key, options, lambda plan: 1.0 if plan.parts > 1 else 2.0) == options[1]
     planner.forget()

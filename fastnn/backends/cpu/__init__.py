@@ -7,7 +7,7 @@ import numpy as np
 
 from ..codes import BATCHNORM, DENSE, DROPOUT, F_RATE, P_KIND, S_METRICS
 from ... import config
-from . import blas, compiling, loop, losses, planner, random, sync, threads
+from . import blas, compiling, loop, losses, memory, planner, random, sync, threads
 from .dense import nonzero_index_into
 from .losses import batch_loss
 from .split import SPLIT_ONLY
@@ -70,7 +70,9 @@ class CpuBackend:
         return array
 
     def from_host(self, array):
-        return array
+        """array itself, or a copy starting on a cache line (see memory.py): the kernels' vectors must not straddle
+        two lines."""
+        return memory.aligned(array)
 
     def copy_into(self, target, host):
         """Overwrite an array in place (compiled networks keep referring to it)."""
@@ -101,7 +103,7 @@ class CpuBackend:
     def workspace(self, plan, cap, n_features, n_targets, dtype, training=False):
         """Buffers for batches of at most cap rows: allocated once per fit/evaluate/predict."""
         layout = loop.work_layout(plan, cap, n_features, n_targets, loop.TRAIN if training else loop.PREDICT)
-        return Workspace(np.empty(layout[-1], dtype), layout, np.empty(2 * cap + 1, np.int64),
+        return Workspace(memory.empty(layout[-1], dtype), layout, np.empty(2 * cap + 1, np.int64),
                          np.empty(0, np.int32), cap * n_features)
 
     def epoch_order(self, n, shuffle):
@@ -125,7 +127,7 @@ class CpuBackend:
                 done = _train(net, opt, opt.slots, opt.iterations + taken, hyper[min(taken, len(hyper) - 1):], data,
                               order, shuffled, plan, batch_size, first + taken, first + taken + count, ws, stats)
             if key is not None and done:
-                planner.observed(key, (time.perf_counter() - start) / done)
+                planner.observed(key, time.perf_counter() - start, done)
             taken += done
             if done < count:
                 break
@@ -184,7 +186,7 @@ class CpuBackend:
         with blas.limited(plan.threads):
             run_steps(plan, 0, steps, stats)
         if key is not None:
-            planner.observed(key, (time.perf_counter() - start) / steps, runs=False)
+            planner.observed(key, time.perf_counter() - start, steps, runs=False)
 
     def loss_value(self, loss, mode, y_pred, y_true, arg=0.0):
         """Mean loss of one batch (for calling a loss object directly)."""
@@ -203,7 +205,7 @@ def _training_plan(net, opt, data, order, shuffled, batch_size, ws, n_stats, per
     steps = -(-n // batch_size)
 
     def trial(plan):  # training steps on copies of the weights and optimizer state: the fit's own are untouched
-        scratch, slots = dataclasses.replace(net, params=net.params.copy()), opt.slots.copy()
+        scratch, slots = dataclasses.replace(net, params=memory.copy(net.params)), memory.copy(opt.slots)
         stats = np.zeros(n_stats)
 
         def run_steps(first, count):
@@ -247,9 +249,9 @@ def _train(net, opt, slots, iterations, hyper, data, order, shuffled, plan, batc
     flags = np.zeros(sync.size.py_func(parts), np.int64)
 
     def part(p, part_stats):
-        return _run(loop.TRAIN, dataclasses.replace(net, grads=peers[p]), slots, opt.code, hyper, float(iterations),
-                    shares[p], data, order, not shuffled, csr, batch_size, first, stop, ws.part(p), part_stats,
-                    _nothing(dtype, 2), p, parts, flags, peers)
+        return _run(loop.TRAIN, dataclasses.replace(net, grads=peers[p, :net.grads.size]), slots, opt.code, hyper,
+                    float(iterations), shares[p], data, order, not shuffled, csr, batch_size, first, stop, ws.part(p),
+                    part_stats, _nothing(dtype, 2), p, parts, flags, peers)
     done = _run_parts(part, parts, stats, lambda: flags.__setitem__(parts * sync.LINE, 1))
     if flags[parts * sync.LINE]:
         raise RuntimeError("fastnn internal error: a part of a split training step stopped early")
@@ -297,17 +299,18 @@ class Workspace:
     def part(self, p, indexing=False):
         """The buffers of part p (part 0's are these), with room for a batch's CSR index when indexing."""
         while len(self._parts) <= p:
-            self._parts.append(Workspace(np.empty_like(self.work), self.layout, np.empty_like(self.iwork),
-                                         np.empty(0, np.int32), self.batch_entries))
+            self._parts.append(Workspace(memory.empty(self.work.shape, self.work.dtype), self.layout,
+                                         np.empty_like(self.iwork), np.empty(0, np.int32), self.batch_entries))
         ws = self._parts[p]
         if indexing and ws.bidx.size < ws.batch_entries:
             ws.bidx = np.empty(ws.batch_entries, np.int32)
         return ws
 
     def peers(self, parts, size, dtype):
-        """A (parts, size) array: each part's gradient of a split training step."""
-        if self._peers is None or self._peers.shape != (parts, size) or self._peers.dtype != dtype:
-            self._peers = np.zeros((parts, size), dtype)
+        """A (parts, size) array: each part's gradient of a split training step (each row starting on a line)."""
+        width = memory.padded(size, np.dtype(dtype).itemsize)
+        if self._peers is None or self._peers.shape != (parts, width) or self._peers.dtype != dtype:
+            self._peers = memory.zeros((parts, width), dtype)
         return self._peers
 
 

@@ -53,7 +53,7 @@ def work_layout(plan, cap, n_features, n_targets, task):
     widest = max(int(plan[:, P_OUT].max()), n_features)
     # masks: each step's dropout mask, or a batch normalisation's two saved rows (so at least 2 rows)
     sizes = [cap * n_features, cap * n_targets, cap * total, max(cap, 2) * total, cap * widest, cap * widest]
-    return np.cumsum([0] + sizes).astype(np.int64)
+    return np.cumsum([0] + [-(-s // 16) * 16 for s in sizes]).astype(np.int64)  # (each region on a 64-byte line)
 
 
 @kernel("I2 i F1 i i -> F2")

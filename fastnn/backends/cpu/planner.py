@@ -15,9 +15,11 @@ shape, the batch size and the float type (as FFTW's planner and cuDNN's benchmar
 
 Work too small to be worth timing, and "fixed", use the rules in config (SPARSE_INPUT_MAX_BATCH,
 BLAS_PARALLEL_MIN_MACS). A plan whose steps become much slower than its trial was is timed again (see
-observed; a fit on several cores checks every config.PLAN_CHECK_SECONDS), and so is one chosen
-config.PLAN_RECHECK_SECONDS ago: a trial run while another job held a core keeps to one core, and would
-never learn that the core is free again. Plans change speed only: results differ by float rounding at most.
+observed; a fit on several cores checks every config.PLAN_CHECK_SECONDS), and so is one that has run
+config.PLAN_RECHECK_SECONDS of steps: a trial run while another job held a core keeps to one core, and would
+never learn that the core is free again. (Counted in the plan's own steps, not wall time, trials cost the same
+small share of any workload: a process that trains now and then does not time on every call.) Plans change
+speed only: results differ by float rounding at most.
 """
 
 import contextlib
@@ -46,7 +48,7 @@ class Plan:
 
 _remembered = {}  # key -> (Plan, its seconds per step when chosen), for this process
 _strikes = {}  # key -> how many calls in a row its plan has been slow (see observed)
-_timed_at = {}  # key -> time.monotonic() when its plan was chosen by trials
+_ran = {}  # key -> seconds of steps its plan has run since trials chose it
 
 
 def key(task, plan, batch_size, dtype, sparse):
@@ -105,7 +107,7 @@ def chosen(k, options, trial):
     the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide."""
     if k not in _remembered and len(options) == 1:
         _remembered[k] = options[0], np.inf  # nothing to choose: no trial, never timed again
-    if k in _remembered and time.monotonic() - _timed_at.setdefault(k, time.monotonic()) > config.PLAN_RECHECK_SECONDS:
+    if _ran.get(k, 0.0) > config.PLAN_RECHECK_SECONDS:
         _drop(k)
     if k not in _remembered:
         best = {}
@@ -113,25 +115,27 @@ def chosen(k, options, trial):
             for plan in options:
                 best[plan] = min(best.get(plan, np.inf), trial(plan))
         plan = min(options, key=best.get)
-        _remembered[k], _timed_at[k] = (plan, best[plan]), time.monotonic()
+        _remembered[k] = plan, best[plan]
     return _remembered[k][0]
 
 
 def _drop(k):
     """Forget k's plan: the next call times the candidates again."""
-    for table in (_remembered, _strikes, _timed_at):
+    for table in (_remembered, _strikes, _ran):
         table.pop(k, None)
 
 
-def observed(k, seconds_per_step, runs=True):
-    """Forget k's plan when steps took config.PLAN_STALE_FACTOR times as long as its trial did in
-    PLAN_STALE_CALLS calls in a row (when `runs` count: a fit's), or its square in one (another process took
-    a core, say; a call a little slow may be a moment's noise): the next call times the candidates again, on
-    the machine as it is now. (A pass of a few milliseconds is often a little slow after an idle spell, and
-    timing its candidates again costs several passes: so passes count only the second rule.)"""
+def observed(k, seconds, steps, runs=True):
+    """Note that k's plan ran `steps` steps in `seconds` (chosen() times the candidates again once such seconds
+    add up to config.PLAN_RECHECK_SECONDS). Forget the plan when steps took config.PLAN_STALE_FACTOR times as
+    long as its trial did in PLAN_STALE_CALLS calls in a row (when `runs` count: a fit's), or its square in one
+    (another process took a core, say; a call a little slow may be a moment's noise): the next call times the
+    candidates again, on the machine as it is now. (A pass of a few milliseconds is often a little slow after an
+    idle spell, and timing its candidates again costs several passes: so passes count only the second rule.)"""
     if k not in _remembered:
         return
-    slowdown = seconds_per_step / _remembered[k][1]
+    _ran[k] = _ran.get(k, 0.0) + seconds
+    slowdown = seconds / steps / _remembered[k][1]
     _strikes[k] = _strikes.get(k, 0) + 1 if runs and slowdown > config.PLAN_STALE_FACTOR else 0
     if _strikes[k] >= config.PLAN_STALE_CALLS or slowdown > config.PLAN_STALE_FACTOR ** 2:
         _drop(k)
@@ -144,7 +148,7 @@ def pace(k):
 
 def forget():
     """Drop every remembered plan (the next fit and passes time their candidates again)."""
-    for table in (_remembered, _strikes, _timed_at):
+    for table in (_remembered, _strikes, _ran):
         table.clear()
 
 
