@@ -83,6 +83,7 @@ def _needed(loss, optimizer, metrics, kinds, split):
 _ready = set()  # float types whose entry points are loaded
 _loaded = set()  # (float type, needed() tuple) whose kernels are loaded too: prepare() has nothing to do
 _background = {}  # float type -> the helper compiling the kernels not needed yet
+_cached = set()  # (dispatcher, sig) found in Numba's cache on disk
 
 
 def _on_disk(dispatcher, sig):
@@ -295,9 +296,11 @@ def _cold(jobs):
     """[(dispatcher, sig, cache folder)] of the jobs neither loaded nor in the on-disk cache."""
     out = []
     for d, sig in jobs:
-        if sig not in d.overloads:
+        if sig not in d.overloads and (d, sig) not in _cached:
             hit, path = _on_disk(d, sig)
-            if not hit:
+            if hit:
+                _cached.add((d, sig))  # (a fit asks before each epoch: reading the index takes about 1 ms)
+            else:
                 out.append((d, sig, path))
     return out
 

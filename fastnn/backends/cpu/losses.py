@@ -293,24 +293,32 @@ def _cce_probs(p, y, grad, want_grad, sparse):
 
 @kernel("F2 F2 F2 b i b -> d")
 def _cce_logits(z, y, grad, want_grad, mode, sparse):
-    """Softmax cross-entropy from scores: sum_j y_j (logsumexp(z) - z_j); gradient softmax(z) sum(y) - y."""
+    """Softmax cross-entropy from scores: sum_j y_j (logsumexp(z) - z_j); gradient softmax(z) sum(y) - y.
+
+    One exp per score: e_j = exp(z_j - max z) waits in z's row (FUSED, which ends holding softmax(z) = e / sum e)
+    or in grad's until their sum is known.
+    """
     scale = 1.0 / z.shape[0]
     total = 0.0
+    keep, kept = (z if mode == FUSED else grad), mode == FUSED or want_grad
     for r in range(z.shape[0]):
         m = float(z[r, 0])
         for j in range(1, z.shape[1]):
             m = float(z[r, j]) if z[r, j] > m else m
-        se = 0.0
-        for j in range(z.shape[1]):
-            se += np.exp(float(z[r, j]) - m)
-        lse = m + np.log(se)
-        ysum = 0.0
+        se, ysum, yz = 0.0, 0.0, 0.0
         for j in range(z.shape[1]):
             t = _target(y, r, j, sparse)
-            total += t * (lse - float(z[r, j]))
+            e = np.exp(float(z[r, j]) - m)
             ysum += t
+            yz += t * float(z[r, j])
+            se += e
+            if kept:
+                keep[r, j] = e
+        total += (m + np.log(se)) * ysum - yz  # sum_j y_j (lse - z_j)
+        if not kept:
+            continue
         for j in range(z.shape[1]):
-            p = np.exp(float(z[r, j]) - lse)
+            p = float(keep[r, j]) / se
             if want_grad:
                 grad[r, j] = scale * (p * ysum - _target(y, r, j, sparse))
             if mode == FUSED:
