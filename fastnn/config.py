@@ -44,6 +44,7 @@ PLAN_STALE_CALLS = 2  # ... in this many calls in a row (or its square in one) i
 PLAN_CHECK_SECONDS = 0.05  # plans using several cores train in calls of about this long, each one checked
 PLAN_RECHECK_SECONDS = 10.0  # a plan that has run this long (its steps' seconds) is timed again (a job holding a
 # core during its trials may be done)
+PLAN_LOST_BY = 1.5  # timing again skips candidates that took this many times as long as another on as many cores
 
 # Options for every CPU kernel. error_model="numpy" lets divisions vectorise (1.8x); the one
 # fast-math flag, "contract", lets a*b + c become one fused multiply-add (one rounding instead

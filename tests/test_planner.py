@@ -341,3 +341,23 @@ def test_a_plan_that_has_run_long_is_timed_again(monkeypatch):
     planner.observed(key, 6.0, 6)  # 12 s of its steps: timed again
     assert planner.chosen(key, options, lambda plan: 1.0 if plan.parts > 1 else 2.0) == options[1]
     planner.forget()
+
+
+def test_timing_again_skips_plans_that_lost_by_far_on_as_many_cores():
+    """On the same cores, CSR against BLAS rows hardly changes with the machine: a candidate that took
+    PLAN_LOST_BY times as long as another is not timed again. Every number of cores is."""
+    key = ("fit", b"again", 16, "<f4", True)
+    options = [planner.Plan(True, 1), planner.Plan(True, 1, 2), planner.Plan(False, 1), planner.Plan(False, 1, 2)]
+    paces = {options[0]: 1.0, options[1]: 0.6, options[2]: 2.0, options[3]: 0.8}
+    timed = []
+
+    def trial(plan):
+        timed.append(plan)
+        return paces[plan]
+    assert planner.chosen(key, options, trial) == options[1] and set(timed) == set(options)
+    planner._drop(key)
+    timed.clear()
+    paces[options[1]], paces[options[3]] = 5.0, 6.0  # the second core is taken now
+    assert planner.chosen(key, options, trial) == options[0]
+    assert set(timed) == {options[0], options[1], options[3]}  # (BLAS rows took 2x CSR on one core; 1.33x on two)
+    planner.forget()

@@ -18,7 +18,8 @@ BLAS_PARALLEL_MIN_MACS). A plan whose steps become much slower than its trial wa
 observed; a fit on several cores checks every config.PLAN_CHECK_SECONDS), and so is one that has run
 config.PLAN_RECHECK_SECONDS of steps: a trial run while another job held a core keeps to one core, and would
 never learn that the core is free again. (Counted in the plan's own steps, not wall time, trials cost the same
-small share of any workload: a process that trains now and then does not time on every call.) Plans change
+small share of any workload: a process that trains now and then does not time on every call.) Timing again
+skips the candidates that lost by far to another on as many cores (config.PLAN_LOST_BY). Plans change
 speed only: results differ by float rounding at most.
 """
 
@@ -49,6 +50,7 @@ class Plan:
 _remembered = {}  # key -> (Plan, its seconds per step when chosen), for this process
 _strikes = {}  # key -> how many calls in a row its plan has been slow (see observed)
 _ran = {}  # key -> seconds of steps its plan has run since trials chose it
+_paces = {}  # key -> {plan: its seconds per step at its latest trial}: forget() clears it, _drop() keeps it
 
 
 def key(task, plan, batch_size, dtype, sparse):
@@ -112,11 +114,23 @@ def chosen(k, options, trial):
     if k not in _remembered:
         best = {}
         for _ in range(config.PLAN_TRIAL_ROUNDS):
-            for plan in options:
+            for plan in _worth_timing(options, _paces.get(k, {})):
                 best[plan] = min(best.get(plan, np.inf), trial(plan))
-        plan = min(options, key=best.get)
-        _remembered[k] = plan, best[plan]
+        plan = min(best, key=best.get)
+        _remembered[k], _paces[k] = (plan, best[plan]), {**_paces.get(k, {}), **best}
     return _remembered[k][0]
+
+
+def _worth_timing(options, paces):
+    """The options to time, given each one's pace at earlier trials: not those that took PLAN_LOST_BY times as
+    long as another on the same cores did. How plans compare on the same cores changes little; what the cores
+    are free to do changes, so every number of cores is timed again."""
+    def cores(plan):
+        return plan.threads, plan.parts
+    fastest = {}
+    for plan in options:
+        fastest[cores(plan)] = min(fastest.get(cores(plan), np.inf), paces.get(plan, np.inf))
+    return [plan for plan in options if not paces.get(plan, 0.0) >= config.PLAN_LOST_BY * fastest[cores(plan)]]
 
 
 def _drop(k):
@@ -148,7 +162,7 @@ def pace(k):
 
 def forget():
     """Drop every remembered plan (the next fit and passes time their candidates again)."""
-    for table in (_remembered, _strikes, _ran):
+    for table in (_remembered, _strikes, _ran, _paces):
         table.clear()
 
 
