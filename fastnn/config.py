@@ -42,8 +42,9 @@ PLAN_THREADS_MIN_MACS = 1_000_000  # plans whose largest BLAS GEMM is smaller ru
 PLAN_STALE_FACTOR = 2.0  # a plan whose steps take this many times its trial's ...
 PLAN_STALE_CALLS = 2  # ... in this many calls in a row (or its square in one) is timed again
 PLAN_CHECK_SECONDS = 0.05  # plans using several cores train in calls of about this long, each one checked
-PLAN_RECHECK_SECONDS = 10.0  # a plan that has run this long (its steps' seconds) is timed again (a job holding a
-# core during its trials may be done)
+PLAN_RECHECK_SECONDS = 2.0  # a plan that has run this long (its steps' seconds) is timed again (a job holding a
+# core during its trials may be done); twice as long each time the same plan wins again, up to:
+PLAN_RECHECK_MAX_SECONDS = 64.0
 PLAN_LOST_BY = 1.5  # timing again skips candidates that took this many times as long as another on as many cores
 
 # Options for every CPU kernel. error_model="numpy" lets divisions vectorise (1.8x); the one

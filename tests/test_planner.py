@@ -361,3 +361,41 @@ def test_timing_again_skips_plans_that_lost_by_far_on_as_many_cores():
     assert planner.chosen(key, options, trial) == options[0]
     assert set(timed) == {options[0], options[1], options[3]}  # (BLAS rows took 2x CSR on one core; 1.33x on two)
     planner.forget()
+
+
+def test_a_plan_that_wins_again_is_timed_again_twice_as_late(monkeypatch):
+    monkeypatch.setattr(config, "PLAN_RECHECK_SECONDS", 1.0)
+    monkeypatch.setattr(config, "PLAN_RECHECK_MAX_SECONDS", 4.0)
+    key, options, timed = ("fit", b"backoff", 16, "<f4", True), [planner.Plan(True, 1), planner.Plan(True, 1, 2)], []
+    paces = {options[0]: 1.0, options[1]: 2.0}
+
+    def trial(plan):
+        timed.append(plan)
+        return paces[plan]
+
+    def after(seconds):  # how many trials the next call makes once the plan has run `seconds` more
+        planner.observed(key, seconds, 1000)  # (steps at their trial's pace: not slow)
+        before = len(timed)
+        planner.chosen(key, options, trial)
+        return len(timed) - before
+    planner.chosen(key, options, trial)
+    assert [after(0.9), after(0.2)] == [0, 4]  # 1.1 s > 1 s: timed again; the same winner ...
+    assert [after(1.5), after(0.6)] == [0, 4]  # ... so 2 s the next time
+    assert [after(3.5), after(0.6)] == [0, 4]  # 4 s, the most
+    assert [after(3.5), after(0.6)] == [0, 4]
+    paces[options[1]] = 0.5  # the other plan wins: back to 1 s
+    assert [after(3.5), after(0.6)] == [0, 4] and planner.chosen(key, options, trial) == options[1]
+    assert after(1.1) == 4
+    planner.forget()
+
+
+def test_a_lone_candidate_is_never_timed(monkeypatch):
+    monkeypatch.setattr(config, "PLAN_RECHECK_SECONDS", 1.0)
+    key, plan = ("fit", b"lone", 16, "<f4", True), planner.Plan(True, 1)
+
+    def trial(p):
+        raise AssertionError("a lone candidate was timed")
+    assert planner.chosen(key, [plan], trial) == plan
+    planner.observed(key, 5.0, 1000)
+    assert planner.chosen(key, [plan], trial) == plan
+    planner.forget()

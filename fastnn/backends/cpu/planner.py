@@ -17,10 +17,12 @@ Work too small to be worth timing, and "fixed", use the rules in config (SPARSE_
 BLAS_PARALLEL_MIN_MACS). A plan whose steps become much slower than its trial was is timed again (see
 observed; a fit on several cores checks every config.PLAN_CHECK_SECONDS), and so is one that has run
 config.PLAN_RECHECK_SECONDS of steps: a trial run while another job held a core keeps to one core, and would
-never learn that the core is free again. (Counted in the plan's own steps, not wall time, trials cost the same
-small share of any workload: a process that trains now and then does not time on every call.) Timing again
-skips the candidates that lost by far to another on as many cores (config.PLAN_LOST_BY). Plans change
-speed only: results differ by float rounding at most.
+never learn that the core is free again. Each time the same plan wins again, the next check comes twice as
+late (up to PLAN_RECHECK_MAX_SECONDS): on a machine that stays as it is, trials cost a shrinking share of the
+work; on one whose cores come and go (this project's VM: for seconds at a time), a fit follows within seconds.
+(Counted in the plan's own steps, not wall time: a process that trains now and then does not time on every
+call.) Timing again skips the candidates that lost by far to another on as many cores (config.PLAN_LOST_BY).
+Plans change speed only: results differ by float rounding at most.
 """
 
 import contextlib
@@ -51,6 +53,7 @@ _remembered = {}  # key -> (Plan, its seconds per step when chosen), for this pr
 _strikes = {}  # key -> how many calls in a row its plan has been slow (see observed)
 _ran = {}  # key -> seconds of steps its plan has run since trials chose it
 _paces = {}  # key -> {plan: its seconds per step at its latest trial}: forget() clears it, _drop() keeps it
+_recheck = {}  # key -> seconds of steps after which its plan is timed again (as _paces: kept by _drop())
 
 
 def key(task, plan, batch_size, dtype, sparse):
@@ -107,10 +110,12 @@ def timed(plan, samples, batch_size):
 def chosen(k, options, trial):
     """The remembered plan for k, else the fastest option by trial(plan) -> seconds per step (then remembered):
     the best of config.PLAN_TRIAL_ROUNDS round-robin trials each, so a moment's noise does not decide."""
-    if k not in _remembered and len(options) == 1:
-        _remembered[k] = options[0], np.inf  # nothing to choose: no trial, never timed again
-    if _ran.get(k, 0.0) > config.PLAN_RECHECK_SECONDS:
+    again = None
+    if k in _remembered and _ran.get(k, 0.0) > _recheck.get(k, config.PLAN_RECHECK_SECONDS):
+        again = _remembered[k][0]
         _drop(k)
+    if k not in _remembered and len(options) == 1:
+        _remembered[k] = options[0], np.inf  # nothing to choose: no trial
     if k not in _remembered:
         best = {}
         for _ in range(config.PLAN_TRIAL_ROUNDS):
@@ -118,6 +123,9 @@ def chosen(k, options, trial):
                 best[plan] = min(best.get(plan, np.inf), trial(plan))
         plan = min(best, key=best.get)
         _remembered[k], _paces[k] = (plan, best[plan]), {**_paces.get(k, {}), **best}
+        if again is not None:  # the same winner: twice as long to the next time (see PLAN_RECHECK_SECONDS)
+            _recheck[k] = (min(2 * _recheck.get(k, config.PLAN_RECHECK_SECONDS), config.PLAN_RECHECK_MAX_SECONDS)
+                           if plan == again else config.PLAN_RECHECK_SECONDS)
     return _remembered[k][0]
 
 
@@ -162,7 +170,7 @@ def pace(k):
 
 def forget():
     """Drop every remembered plan (the next fit and passes time their candidates again)."""
-    for table in (_remembered, _strikes, _ran, _paces):
+    for table in (_remembered, _strikes, _ran, _paces, _recheck):
         table.clear()
 
 
