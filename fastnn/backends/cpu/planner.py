@@ -52,8 +52,8 @@ class Plan:
 _remembered = {}  # key -> (Plan, its seconds per step when chosen), for this process
 _strikes = {}  # key -> how many calls in a row its plan has been slow (see observed)
 _ran = {}  # key -> seconds of steps its plan has run since trials chose it
-_paces = {}  # key -> {plan: its seconds per step at its latest trial}: forget() clears it, _drop() keeps it
-_recheck = {}  # key -> seconds of steps after which its plan is timed again (as _paces: kept by _drop())
+_lost = {}  # key -> the plans that lost by far to another on as many cores: forget() clears it, _drop() keeps it
+_recheck = {}  # key -> seconds of steps after which its plan is timed again (as _lost: kept by _drop())
 
 
 def key(task, plan, batch_size, dtype, sparse):
@@ -119,26 +119,28 @@ def chosen(k, options, trial):
     if k not in _remembered:
         best = {}
         for _ in range(config.PLAN_TRIAL_ROUNDS):
-            for plan in _worth_timing(options, _paces.get(k, {})):
-                best[plan] = min(best.get(plan, np.inf), trial(plan))
+            for plan in options:
+                if plan not in _lost.get(k, ()):
+                    best[plan] = min(best.get(plan, np.inf), trial(plan))
         plan = min(best, key=best.get)
-        _remembered[k], _paces[k] = (plan, best[plan]), {**_paces.get(k, {}), **best}
+        _remembered[k] = plan, best[plan]
+        _lost[k] = _lost.get(k, set()) | _far_behind(best)
         if again is not None:  # the same winner: twice as long to the next time (see PLAN_RECHECK_SECONDS)
             _recheck[k] = (min(2 * _recheck.get(k, config.PLAN_RECHECK_SECONDS), config.PLAN_RECHECK_MAX_SECONDS)
                            if plan == again else config.PLAN_RECHECK_SECONDS)
     return _remembered[k][0]
 
 
-def _worth_timing(options, paces):
-    """The options to time, given each one's pace at earlier trials: not those that took PLAN_LOST_BY times as
-    long as another on the same cores did. How plans compare on the same cores changes little; what the cores
-    are free to do changes, so every number of cores is timed again."""
+def _far_behind(paces):
+    """The plans of one trial (paces: plan -> seconds per step) that took config.PLAN_LOST_BY times as long as
+    another on as many cores: they are not timed again. How plans compare on the same cores changes little with
+    the machine; what its cores are free to do changes, so every number of cores is."""
     def cores(plan):
         return plan.threads, plan.parts
     fastest = {}
-    for plan in options:
-        fastest[cores(plan)] = min(fastest.get(cores(plan), np.inf), paces.get(plan, np.inf))
-    return [plan for plan in options if not paces.get(plan, 0.0) >= config.PLAN_LOST_BY * fastest[cores(plan)]]
+    for plan, pace in paces.items():
+        fastest[cores(plan)] = min(fastest.get(cores(plan), np.inf), pace)
+    return {plan for plan, pace in paces.items() if pace >= config.PLAN_LOST_BY * fastest[cores(plan)]}
 
 
 def _drop(k):
@@ -170,7 +172,7 @@ def pace(k):
 
 def forget():
     """Drop every remembered plan (the next fit and passes time their candidates again)."""
-    for table in (_remembered, _strikes, _ran, _paces, _recheck):
+    for table in (_remembered, _strikes, _ran, _lost, _recheck):
         table.clear()
 
 
