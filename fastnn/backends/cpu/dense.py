@@ -23,6 +23,7 @@ from numba.np.arrayobj import make_array
 
 from .blas import gemm
 from .jit import inlined, kernel, njit
+from .memory import LINE
 from .views import flat
 
 
@@ -250,9 +251,10 @@ def prefetch(typingctx, a, lo, hi):
                                             "llvm.prefetch.p0i8")
         first = builder.ptrtoint(builder.gep(data, [q0]), i64)
         span = builder.sub(builder.ptrtoint(builder.gep(data, [q1]), i64), first)
-        lines = builder.udiv(builder.add(span, ir.Constant(i64, 2 * 64 - 1)), ir.Constant(i64, 64))  # (first unaligned)
+        line_bytes = ir.Constant(i64, LINE)
+        lines = builder.udiv(builder.add(span, ir.Constant(i64, 2 * LINE - 1)), line_bytes)  # (first unaligned)
         with cgutils.for_range(builder, lines) as loop:
-            line = builder.inttoptr(builder.add(first, builder.mul(loop.index, ir.Constant(i64, 64))), i8p)
+            line = builder.inttoptr(builder.add(first, builder.mul(loop.index, line_bytes)), i8p)
             # (read; locality 1: to L2, not L1, where a sample's indices and values would push out weight rows:
             # the MNIST forward ran 10% faster than with 3, "keep in every level")
             builder.call(fn, [line, ir.Constant(i32, 0), ir.Constant(i32, 1), ir.Constant(i32, 1)])

@@ -32,6 +32,7 @@ from .activations import activation_backward, activation_forward
 from .dense import dense_backward, dense_backward_csr, dense_forward, dense_forward_csr, nonzero_index_into
 from .jit import abi, inlined, kernel, njit
 from .losses import FUSED, loss_forward_backward, total_weight
+from .memory import padded
 from .metrics import metrics_into
 from .normalization import batchnorm_backward, batchnorm_forward
 from .optimizers import optimizer_update
@@ -53,7 +54,8 @@ def work_layout(plan, cap, n_features, n_targets, task):
     widest = max(int(plan[:, P_OUT].max()), n_features)
     # masks: each step's dropout mask, or a batch normalisation's two saved rows (so at least 2 rows)
     sizes = [cap * n_features, cap * n_targets, cap * total, max(cap, 2) * total, cap * widest, cap * widest]
-    return np.cumsum([0] + [-(-s // 16) * 16 for s in sizes]).astype(np.int64)  # (each region on a 64-byte line)
+    # each region on a cache line: whole lines of float32 entries (so of float64 ones too)
+    return np.cumsum([0] + [padded(s, 4) for s in sizes]).astype(np.int64)
 
 
 @kernel("I2 i F1 i i -> F2")
